@@ -1,0 +1,50 @@
+"""Typed application and request keys, plus the per-request authorization and watch-slot
+helpers that handlers call."""
+from __future__ import annotations
+
+import collections
+import contextlib
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from ..auth import Authenticator
+from ..config import Settings
+from ..resources.catalog import Catalog, Kind
+from ..resources.errors import TooManyRequests
+from ..resources.store import Actor, ResourceStore
+from ..resources.validation import Validator
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOG = web.AppKey("catalog", Catalog)
+STORE = web.AppKey("store", ResourceStore)
+VALIDATOR = web.AppKey("validator", Validator)
+AUTH = web.AppKey("auth", Authenticator)
+WATCHES = web.AppKey("watches", collections.Counter)
+READINESS = web.AppKey("readiness", list)
+ACTOR = "actor"
+
+
+def authorize(request: web.Request, verb: str, kind: Kind) -> None:
+    """Raise Forbidden unless the request's user may ``verb`` ``kind``."""
+    request.app[AUTH].authorize(request[ACTOR], verb, kind)
+
+
+@contextlib.asynccontextmanager
+async def watch_slot(request: web.Request) -> AsyncIterator[None]:
+    """Count open watches per user; refuse past ``max_watches_per_client`` with 429."""
+    counter = request.app[WATCHES]
+    user = request[ACTOR].user
+    limit = request.app[SETTINGS].max_watches_per_client
+    if counter[user] >= limit:
+        raise TooManyRequests(f"too many open watches for {user!r} (limit {limit})")
+    counter[user] += 1
+    try:
+        yield
+    finally:
+        counter[user] -= 1
+        if counter[user] <= 0:
+            del counter[user]
+
+
+__all__ = ["Actor"]

@@ -1,0 +1,318 @@
+"""The watch-fed cache every read is served from.
+
+It lists ``/calico/`` once, then follows one etcd watch. It is never behind an acknowledged
+write: writers ``wait_for`` their own revision, readers ``sync()`` to etcd's current revision
+(progress notifications cover revisions that touched no resource key). It keeps a bounded
+history of changes so API watches can start at a recent ``resourceVersion``; a watch behind the
+history, or a subscriber that does not keep up, gets ``Gone`` (410) and must relist.
+On etcd compaction of its own position it relists and expires every subscriber; on etcd
+outages it reconnects with capped backoff and resumes from its revision.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from ..storage.interface import Compacted, Storage, StorageError, Unavailable, WatchEvent
+from ..storage.keys import ROOT, collection_prefix, object_key, parse_key
+from . import codec
+from .catalog import Catalog, Kind
+from .errors import Gone, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+WATCH_PREFIX = "/calico/"
+PAGE = 2000
+
+
+@dataclass(slots=True)
+class Entry:
+    """One object version. ``obj`` is shared: never mutate it (copy first)."""
+
+    kind: Kind
+    key: str
+    namespace: str | None
+    name: str
+    obj: dict
+    revision: int
+    create_revision: int
+    _json: bytes | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = codec.dumps(self.obj)
+        return self._json
+
+
+@dataclass(slots=True)
+class Change:
+    type: str  # ADDED | MODIFIED | DELETED
+    entry: Entry
+    revision: int
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A bounded queue of changes of one kind (and namespace). ``None`` from ``get`` = closed."""
+
+    kind: Kind
+    namespace: str | None
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue())
+    limit: int = 10_000
+    error: Exception | None = None
+
+    def offer(self, change: Change) -> bool:
+        if self.queue.qsize() >= self.limit:
+            self.close(Gone("the watch fell too far behind; restart it from a fresh list"))
+            return False
+        self.queue.put_nowait(change)
+        return True
+
+    def close(self, error: Exception | None = None) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.error = error
+        self.queue.put_nowait(None)
+
+    async def get(self) -> Change | None:
+        return await self.queue.get()
+
+
+class WatchCache:
+    def __init__(self, storage: Storage, catalog: Catalog, *, history: int = 50_000,
+                 subscriber_buffer: int = 10_000, wait_timeout: float = 10.0) -> None:
+        self.storage, self.catalog = storage, catalog
+        self.revision = 0
+        self.ready = asyncio.Event()
+        self.connected = False
+        self.last_error = ""
+        self._objects: dict[str, dict[str, Entry]] = {k.plural: {} for k in catalog}
+        self._history: collections.deque[Change] = collections.deque(maxlen=history)
+        self._history_floor = 0
+        self._subs: set[Subscription] = set()
+        self._sub_buffer = subscriber_buffer
+        self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._seq = itertools.count()
+        self._wait_timeout = wait_timeout
+        self._stream = None
+        self._task: asyncio.Task | None = None
+        self._progress_task: asyncio.Task | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="watch-cache")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._progress_task):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._stream:
+            self._stream.close()
+        for sub in list(self._subs):
+            sub.close(ServiceUnavailable("the server is shutting down"))
+
+    async def _run(self) -> None:
+        backoff, relist = 0.1, True
+        while True:
+            try:
+                if relist:
+                    await self._relist()
+                    relist = False
+                self._stream = self.storage.watch(WATCH_PREFIX, start_revision=self.revision + 1)
+                async for revision, events in self._stream:
+                    backoff = 0.1
+                    self._mark_connected()
+                    self._apply(revision, events)
+            except Compacted as err:
+                log.warning("watch cache: %s; relisting", err)
+                relist = True
+            except StorageError as err:
+                self._mark_disconnected(str(err))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                if self._stream:
+                    self._stream.close()
+                    self._stream = None
+
+    def _mark_connected(self) -> None:
+        if not self.connected:
+            log.info("watch cache: following etcd from revision %d", self.revision)
+        self.connected, self.last_error = True, ""
+
+    def _mark_disconnected(self, error: str) -> None:
+        if self.connected or not self.last_error:
+            log.warning("watch cache: etcd unreachable (%s); retrying", error)
+        self.connected, self.last_error = False, error
+
+    async def _relist(self) -> None:
+        revision, start, fresh = 0, None, {k.plural: {} for k in self.catalog}
+        while True:
+            page = await self.storage.list(ROOT, revision=revision, start=start, limit=PAGE)
+            revision = revision or page.revision
+            for kv in page.items:
+                entry = self._entry(kv.key, kv.value, kv.mod_revision, kv.create_revision)
+                if entry:
+                    fresh[entry.kind.plural][entry.key] = entry
+            if not page.more or not page.items:
+                break
+            start = page.items[-1].key + "\0"
+        if self.ready.is_set():
+            for sub in list(self._subs):
+                sub.close(Gone("the datastore was compacted past this watch; relist"))
+            self._subs.clear()
+        self._objects, self.revision = fresh, revision
+        self._history.clear()
+        self._history_floor = revision
+        self._mark_connected()
+        self._wake(revision)
+        self.ready.set()
+
+    def _entry(self, key: str, value: bytes, revision: int, create_revision: int) -> Entry | None:
+        parsed = parse_key(key)
+        if parsed is None:
+            return None
+        plural, namespace, name = parsed
+        kind = self.catalog.by_plural.get(plural)
+        if kind is None or bool(namespace) != kind.namespaced:
+            return None
+        try:
+            obj = codec.decode(kind, value, revision)
+        except ValueError:
+            log.warning("watch cache: skipping undecodable value at %s", key)
+            return None
+        return Entry(kind, key, namespace, name, obj, revision, create_revision)
+
+    def _apply(self, revision: int, events: list[WatchEvent]) -> None:
+        for ev in events:
+            self._apply_one(ev)
+        self.revision = max(self.revision, revision)
+        self._wake(self.revision)
+
+    def _apply_one(self, ev: WatchEvent) -> None:
+        rev = ev.kv.mod_revision
+        self.revision = max(self.revision, rev)
+        parsed = parse_key(ev.kv.key)
+        kind = self.catalog.by_plural.get(parsed[0]) if parsed else None
+        if kind is None:
+            return
+        objects = self._objects[kind.plural]
+        if ev.type == "DELETE":
+            old = objects.pop(ev.kv.key, None)
+            if old is None:
+                return
+            obj = {**old.obj, "metadata": {**old.obj["metadata"], "resourceVersion": str(rev)}}
+            change = Change("DELETED", Entry(kind, old.key, old.namespace, old.name, obj, rev,
+                                             old.create_revision), rev)
+        else:
+            entry = self._entry(ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
+            if entry is None:
+                return
+            existed = objects.get(ev.kv.key) is not None
+            objects[ev.kv.key] = entry
+            change = Change("MODIFIED" if existed else "ADDED", entry, rev)
+        self._history.append(change)
+        if len(self._history) == self._history.maxlen:
+            self._history_floor = self._history[0].revision - 1
+        for sub in list(self._subs):
+            if sub.kind is kind and (sub.namespace is None or sub.namespace == change.entry.namespace):
+                if not sub.offer(change):
+                    self._subs.discard(sub)
+
+    # -- consistency -----------------------------------------------------------------------
+    def _wake(self, revision: int) -> None:
+        while self._waiters and self._waiters[0][0] <= revision:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_for(self, revision: int) -> None:
+        """Return once the cache reflects ``revision``; ServiceUnavailable after the timeout."""
+        if self.revision >= revision:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (revision, next(self._seq), fut))
+        self._ensure_progress()
+        try:
+            await asyncio.wait_for(fut, self._wait_timeout)
+        except asyncio.TimeoutError:
+            raise ServiceUnavailable(
+                f"the watch cache did not reach revision {revision} in time "
+                f"(at {self.revision}; etcd: {self.last_error or 'slow'})") from None
+
+    def _ensure_progress(self) -> None:
+        if self._progress_task is None or self._progress_task.done():
+            self._progress_task = asyncio.create_task(self._request_progress())
+
+    async def _request_progress(self) -> None:
+        """While someone waits for a revision, nudge etcd for progress notifications."""
+        await asyncio.sleep(0.02)
+        while self._waiters:
+            if self._stream is not None:
+                try:
+                    await self._stream.request_progress()
+                except Unavailable:
+                    pass
+            await asyncio.sleep(0.1)
+            self._waiters = [w for w in self._waiters if not w[2].done()]
+            heapq.heapify(self._waiters)
+
+    async def sync(self) -> None:
+        """Wait until the cache holds everything etcd had committed when this was called."""
+        if not self.ready.is_set():
+            raise ServiceUnavailable("the watch cache is not primed yet")
+        try:
+            revision = await self.storage.current_revision()
+        except Unavailable as err:
+            raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
+        await self.wait_for(revision)
+
+    # -- reads -----------------------------------------------------------------------------
+    def entry(self, kind: Kind, name: str, namespace: str | None = None) -> Entry | None:
+        return self._objects[kind.plural].get(object_key(kind.plural, name, namespace))
+
+    def entries(self, kind: Kind, namespace: str | None = None) -> list[Entry]:
+        objects = self._objects[kind.plural]
+        if namespace:
+            prefix = collection_prefix(kind.plural, namespace)
+            found = [e for k, e in objects.items() if k.startswith(prefix)]
+        else:
+            found = list(objects.values())
+        found.sort(key=lambda e: e.key)
+        return found
+
+    def count(self, kind: Kind) -> int:
+        return len(self._objects[kind.plural])
+
+    def subscribe(self, kind: Kind, namespace: str | None, since: int) -> Subscription:
+        """Changes after revision ``since`` (0 = from now). Raises Gone if history is gone."""
+        if since and since < self._history_floor:
+            raise Gone(f"too old resource version: {since} ({self._history_floor})")
+        sub = Subscription(kind, namespace, limit=self._sub_buffer)
+        if since:
+            for change in self._since(since):
+                if change.entry.kind is kind and (namespace is None
+                                                  or change.entry.namespace == namespace):
+                    if not sub.offer(change):
+                        return sub
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    def _since(self, revision: int) -> Iterator[Change]:
+        return (c for c in self._history if c.revision > revision)
+
+    # -- Lookup for hooks ------------------------------------------------------------------
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        e = self.entry(self.catalog.kind(kind), name, namespace)
+        return e.obj if e else None
+
+    def list(self, kind: str, namespace: str | None = None) -> list[dict]:
+        return [e.obj for e in self.entries(self.catalog.kind(kind), namespace)]

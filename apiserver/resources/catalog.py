@@ -1,0 +1,166 @@
+"""The kind catalog: one row per projectcalico.org/v3 kind.
+
+A new kind is one row here plus one schema file ``schemas/<kind lower-case>.json``. Rows name
+the few hooks (``hooks.py``) that kinds with real special behaviour need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from . import hooks
+from .tables import Col, first_of, truncated
+
+GROUP = "projectcalico.org"
+VERSION = "v3"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    namespaced: bool = False
+    aliases: tuple[str, ...] = ()
+    columns: tuple[Col, ...] = (Col("NAME", "metadata.name"),)
+    status: bool = False      # has a ``status`` subresource (spec and status written separately)
+    tiered: bool = False      # a policy: tier label + ``projectcalico.org/metadata`` annotation
+    read_only: bool = False   # the API may not create, replace or delete it (ClusterInformation)
+    federated: bool = False   # federation mirrors it between clusters
+    hooks: hooks.Hooks = field(default_factory=hooks.Hooks)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def short_names(self) -> list[str]:
+        return [a for a in self.aliases if a not in (self.singular, self.plural)]
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.kind.lower()}.json"
+
+
+NAME = Col("NAME", "metadata.name")
+POLICY_COLUMNS = (NAME, Col("TIER", "spec.tier"), Col("ORDER", "spec.order", wide=True),
+                  Col("SELECTOR", "spec.selector", wide=True))
+
+
+def _count(expr: str):
+    def value(obj: dict) -> int:
+        return len(obj.get("spec", {}).get(expr) or [])
+    return value
+
+
+def _ip_mode(expr: str):
+    def value(obj: dict) -> str:
+        return obj.get("spec", {}).get(expr) or "Never"
+    return value
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("BGPConfiguration", "bgpconfigurations",
+         aliases=("bgpconfiguration", "bgpconfigurations", "bgpconfig", "bgpconfigs"),
+         columns=(NAME, Col("LOGSEVERITY", "spec.logSeverityScreen"),
+                  Col("MESHENABLED", "spec.nodeToNodeMeshEnabled"),
+                  Col("ASNUMBER", "spec.asNumber"))),
+    Kind("BGPFilter", "bgpfilters",
+         aliases=("bgpfilter", "bgpfilters", "bgpf", "bgpfs", "bf", "bfs"),
+         columns=(NAME, Col("NUMEXPORTV4", _count("exportV4")), Col("NUMIMPORTV4", _count("importV4")),
+                  Col("NUMEXPORTV6", _count("exportV6")), Col("NUMIMPORTV6", _count("importV6")))),
+    Kind("BGPPeer", "bgppeers", aliases=("bgppeer", "bgppeers", "bgpp", "bgpps", "bp", "bps"),
+         columns=(NAME, Col("PEERIP", "spec.peerIP"),
+                  Col("NODE", first_of("spec.node", "spec.nodeSelector", default="(global)")),
+                  Col("ASN", "spec.asNumber")),
+         hooks=hooks.Hooks(check=hooks.bgppeer_filters_exist)),
+    Kind("CalicoNodeStatus", "caliconodestatuses", status=True,
+         aliases=("caliconodestatus", "caliconodestatuses", "nodestatus", "nodestatuses"),
+         columns=(NAME, Col("NODE", "spec.node"), Col("CLASSES", "spec.classes", wide=True))),
+    Kind("ClusterInformation", "clusterinformations", read_only=True,
+         aliases=("clusterinformation", "clusterinformations", "clusterinfo", "clusterinfos"),
+         columns=(NAME, Col("CLUSTERGUID", "spec.clusterGUID"), Col("CLUSTERTYPE", "spec.clusterType"),
+                  Col("CALICOVERSION", "spec.calicoVersion"),
+                  Col("DATASTOREREADY", "spec.datastoreReady"))),
+    Kind("FelixConfiguration", "felixconfigurations",
+         aliases=("felixconfiguration", "felixconfigurations", "felixconfig", "felixconfigs")),
+    Kind("GlobalNetworkPolicy", "globalnetworkpolicies", tiered=True,
+         aliases=("globalnetworkpolicy", "globalnetworkpolicies", "gnp", "gnps"),
+         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+    Kind("GlobalNetworkSet", "globalnetworksets", federated=True,
+         aliases=("globalnetworkset", "globalnetworksets", "gnetsets"),
+         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True))),
+    Kind("HostEndpoint", "hostendpoints", aliases=("hostendpoint", "hostendpoints", "hep", "heps"),
+         columns=(NAME, Col("NODE", "spec.node"), Col("INTERFACE", "spec.interfaceName", wide=True),
+                  Col("IPS", "spec.expectedIPs", wide=True), Col("PROFILES", "spec.profiles", wide=True))),
+    Kind("IPPool", "ippools", aliases=("ippool", "ippools", "ipp", "ipps", "pool", "pools"),
+         columns=(NAME, Col("CIDR", "spec.cidr"), Col("NAT", "spec.natOutgoing", wide=True),
+                  Col("IPIPMODE", _ip_mode("ipipMode"), wide=True),
+                  Col("VXLANMODE", _ip_mode("vxlanMode"), wide=True),
+                  Col("DISABLED", "spec.disabled", wide=True),
+                  Col("DISABLEBGPEXPORT", "spec.disableBGPExport", wide=True),
+                  Col("SELECTOR", "spec.nodeSelector"),
+                  Col("ASSIGNMENTMODE", "spec.assignmentMode", wide=True)),
+         hooks=hooks.Hooks(check=hooks.ippool_no_overlap)),
+    Kind("IPReservation", "ipreservations",
+         aliases=("ipreservation", "ipreservations", "reservation", "reservations"),
+         columns=(NAME, Col("CIDRS", truncated("spec.reservedCIDRs"), wide=True))),
+    Kind("KubeControllersConfiguration", "kubecontrollersconfigurations",
+         aliases=("kubecontrollersconfiguration", "kubecontrollersconfigurations",
+                  "kubecontrollersconfig", "kubecontrollersconfigs")),
+    Kind("NetworkPolicy", "networkpolicies", namespaced=True, tiered=True,
+         aliases=("networkpolicy", "networkpolicies", "policy", "policies", "np", "pol", "pols"),
+         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+    Kind("NetworkSet", "networksets", namespaced=True, federated=True,
+         aliases=("networkset", "networksets", "netsets"),
+         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True))),
+    Kind("Node", "nodes", aliases=("node", "nodes", "no", "nos"),
+         columns=(NAME, Col("ASN", first_of("spec.bgp.asNumber", default="(64512)"), wide=True),
+                  Col("IPV4", "spec.bgp.ipv4Address", wide=True),
+                  Col("IPV6", "spec.bgp.ipv6Address", wide=True))),
+    Kind("Profile", "profiles", aliases=("profile", "profiles", "pro", "pros"),
+         columns=(NAME, Col("LABELS", "spec.labelsToApply", wide=True)),
+         hooks=hooks.Hooks(virtual=hooks.default_allow_profile)),
+    Kind("RemoteClusterConfiguration", "remoteclusterconfigurations", status=True,
+         aliases=("remoteclusterconfiguration", "remoteclusterconfigurations", "rcc", "rccs"),
+         columns=(NAME, Col("APISERVER", "spec.apiServer"), Col("STATE", "status.state"),
+                  Col("OBJECTS", "status.objects", wide=True),
+                  Col("LAG", "status.lagSeconds", wide=True),
+                  Col("LASTSYNC", "status.lastSyncTime", wide=True),
+                  Col("ERROR", "status.lastError", wide=True))),
+    Kind("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies", tiered=True,
+         aliases=("stagedglobalnetworkpolicy", "stagedglobalnetworkpolicies", "sgnp", "sgnps"),
+         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+    Kind("StagedKubernetesNetworkPolicy", "stagedkubernetesnetworkpolicies", namespaced=True,
+         aliases=("stagedkubernetesnetworkpolicy", "stagedkubernetesnetworkpolicies",
+                  "stagedkubernetespolicy", "stagedkubernetespolicies", "sknp", "skpol", "skpols"),
+         columns=(NAME, Col("PODSELECTOR", "spec.podSelector", wide=True))),
+    Kind("StagedNetworkPolicy", "stagednetworkpolicies", namespaced=True, tiered=True,
+         aliases=("stagednetworkpolicy", "stagednetworkpolicies", "stagedpolicy", "stagedpolicies",
+                  "snp", "spol", "spols"),
+         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+    Kind("Tier", "tiers", aliases=("tier", "tiers"),
+         columns=(NAME, Col("ORDER", "spec.order")),
+         hooks=hooks.Hooks(check_delete=hooks.tier_deletable)),
+    Kind("WorkloadEndpoint", "workloadendpoints", namespaced=True,
+         aliases=("workloadendpoint", "workloadendpoints", "wep", "weps"),
+         columns=(Col("NAME", "metadata.name", wide=True), Col("WORKLOAD", "spec.workload"),
+                  Col("NODE", "spec.node"), Col("NETWORKS", "spec.ipNetworks"),
+                  Col("INTERFACE", "spec.interfaceName"), Col("PROFILES", "spec.profiles", wide=True),
+                  Col("NATS", "spec.ipNATs", wide=True))),
+)
+
+
+class Catalog:
+    """Kinds by name, plural and alias."""
+
+    def __init__(self, kinds: Iterable[Kind] = KINDS) -> None:
+        self.kinds = tuple(kinds)
+        self.by_kind = {k.kind: k for k in self.kinds}
+        self.by_plural = {k.plural: k for k in self.kinds}
+
+    def __iter__(self):
+        return iter(self.kinds)
+
+    def kind(self, name: str) -> Kind:
+        return self.by_kind[name]

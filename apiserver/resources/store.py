@@ -1,0 +1,433 @@
+"""``ResourceStore``: THE pipeline every verb of every kind goes through.
+
+Write order (fixed): request checks → system metadata → defaults → validate → cross-object
+hooks → encode → one etcd transaction → wait until the cache holds the write. Reads come
+from the watch-fed cache after it has caught up with etcd. Storage errors are translated to
+API errors here and nowhere else.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol
+
+from ..storage import interface as st
+from ..storage.keys import collection_prefix, object_key
+from . import codec, patch as patches
+from .cache import Entry, WatchCache
+from .catalog import API_VERSION, GROUP, Catalog, Kind
+from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Gone,
+                     Invalid, MethodNotAllowed, NotFound, ServiceUnavailable)
+from .errors import TooLarge as TooLargeError
+
+FEDERATION_LABEL = "federation.projectcalico.org/cluster"
+SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
+MAX_RETRIES = 200
+
+
+class Validator(Protocol):
+    def default(self, kind: str, obj: dict) -> None: ...
+
+    def validate(self, kind: str, obj: dict) -> list[Cause]: ...
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: the federation controller may write mirrored copies; a federation
+    peer never sees them."""
+
+    user: str = "system:anonymous"
+    groups: frozenset[str] = frozenset()
+    federation_writer: bool = False
+    federation_reader: bool = False
+
+
+SYSTEM = Actor("system:apiserver")
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    label_selector: Callable[[dict], bool] | None = None
+    field_selector: Callable[[dict], bool] | None = None
+    selector: Callable[[dict], bool] | None = None
+    limit: int = 0
+    continue_token: str = ""
+
+
+@dataclass(frozen=True)
+class ListPage:
+    items: list[dict]
+    revision: int
+    continue_token: str = ""
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ident(kind: Kind, name: str, namespace: str | None) -> str:
+    return f"{kind.plural}.{GROUP} \"{name}\"" + (f" in namespace \"{namespace}\"" if namespace else "")
+
+
+class ResourceStore:
+    def __init__(self, storage: st.Storage, cache: WatchCache, validator: Validator,
+                 catalog: Catalog) -> None:
+        self.storage, self.cache, self.validator, self.catalog = storage, cache, validator, catalog
+
+    # -- reads -----------------------------------------------------------------------------
+    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
+        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+            return kind.hooks.virtual()
+        await self.cache.sync()
+        entry = self.cache.entry(kind, name, namespace)
+        if entry is None:
+            raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
+        return entry.obj
+
+    async def list(self, kind: Kind, namespace: str | None, options: ListOptions,
+                   actor: Actor = SYSTEM) -> ListPage:
+        keep = self._filter(options, actor)
+        if options.limit or options.continue_token:
+            return await self._list_page(kind, namespace, options, keep)
+        await self.cache.sync()
+        revision = self.cache.revision
+        items = [e.obj for e in self.cache.entries(kind, namespace) if keep(e.obj)]
+        if kind.hooks.virtual and namespace is None and keep(kind.hooks.virtual()):
+            items.append(kind.hooks.virtual())
+        return ListPage(items, revision)
+
+    @staticmethod
+    def _filter(options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
+        tests = []
+        if options.field_selector:
+            tests.append(lambda o, f=options.field_selector: f(o["metadata"]))
+        if options.label_selector:
+            tests.append(lambda o, f=options.label_selector: f(o["metadata"].get("labels") or {}))
+        if options.selector:
+            tests.append(lambda o, f=options.selector: f(o["metadata"].get("labels") or {}))
+        if actor.federation_reader:
+            tests.append(lambda o: FEDERATION_LABEL not in (o["metadata"].get("labels") or {}))
+        return lambda o: all(t(o) for t in tests)
+
+    async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
+                         keep: Callable[[dict], bool]) -> ListPage:
+        """A page read from etcd at one revision, so every page belongs to one snapshot."""
+        revision, start = _decode_continue(options.continue_token) if options.continue_token \
+            else (0, None)
+        prefix = collection_prefix(kind.plural, namespace)
+        limit = options.limit or 500
+        items: list[dict] = []
+        more = True
+        while more and len(items) < limit:
+            try:
+                page = await self.storage.list(prefix, revision=revision, start=start,
+                                               limit=limit - len(items))
+            except st.Compacted:
+                raise Gone("the provided continue parameter is too old to display a consistent "
+                           "list result; start a new list without it") from None
+            except st.Unavailable as err:
+                raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
+            revision = revision or page.revision
+            for kv in page.items:
+                obj = _decode(kind, kv)
+                if obj is not None and kv.key.count("/") == prefix.count("/") + \
+                        (0 if namespace or not kind.namespaced else 1) and keep(obj):
+                    items.append(obj)
+            more = page.more and bool(page.items)
+            if page.items:
+                start = page.items[-1].key + "\0"
+        token = _encode_continue(revision, start) if more else ""
+        return ListPage(items, revision, token)
+
+    # -- writes ----------------------------------------------------------------------------
+    async def create(self, kind: Kind, namespace: str | None, body: Any, *, dry_run: bool = False,
+                     actor: Actor = SYSTEM) -> dict:
+        obj = self._checked_body(kind, namespace, body)
+        name = obj["metadata"]["name"]
+        if kind.read_only and actor is not SYSTEM:
+            raise _not_supported("Create", kind, name, namespace)
+        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+            raise AlreadyExists(f"{ident(kind, name, namespace)} already exists (it is built in)",
+                                kind=kind.kind, name=name)
+        set_fields = [f for f in SERVER_FIELDS if obj["metadata"].get(f) not in (None, "", 0)]
+        if set_fields:
+            raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: server-owned fields may "
+                          "not be set on create", kind=kind.kind, name=name,
+                          causes=[Cause(f"metadata.{f}", f"{f} is set by the server; remove it",
+                                        "FieldValueForbidden") for f in set_fields])
+        self._check_owner(kind, obj, None, actor)
+        obj["metadata"]["uid"] = str(uuid.uuid4())
+        obj["metadata"]["creationTimestamp"] = now()
+        await self.cache.sync()
+        self._prepare(kind, obj, None)
+        key = object_key(kind.plural, name, namespace if kind.namespaced else None)
+        if dry_run:
+            if self.cache.entry(kind, name, namespace) is not None:
+                raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
+                                    kind=kind.kind, name=name)
+            return obj
+        value = codec.encode(kind, obj)
+        try:
+            revision = await self.storage.create(key, value)
+        except st.KeyExists:
+            raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
+                                kind=kind.kind, name=name) from None
+        except st.StorageError as err:
+            raise _storage_error(err) from None
+        return await self._written(kind, value, revision)
+
+    async def replace(self, kind: Kind, namespace: str | None, name: str, body: Any, *,
+                      dry_run: bool = False, actor: Actor = SYSTEM,
+                      subresource: str | None = None) -> dict:
+        obj = self._checked_body(kind, namespace, body)
+        if obj["metadata"]["name"] != name:
+            raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
+                             f"the name on the URL ({name})", kind=kind.kind, name=name)
+        pinned = obj["metadata"].get("resourceVersion") or None
+
+        def change(current: dict) -> dict:
+            return obj
+        return await self._update(kind, namespace, name, change, pinned=pinned, dry_run=dry_run,
+                                  actor=actor, subresource=subresource, verb="Update")
+
+    async def patch(self, kind: Kind, namespace: str | None, name: str, content_type: str,
+                    document: Any, *, dry_run: bool = False, actor: Actor = SYSTEM,
+                    subresource: str | None = None) -> dict:
+        pinned = None
+        if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
+            pinned = document["metadata"].get("resourceVersion") or None
+
+        def change(current: dict) -> dict:
+            return patches.apply(content_type, current, document)
+        return await self._update(kind, namespace, name, change, pinned=pinned, dry_run=dry_run,
+                                  actor=actor, subresource=subresource, verb="Patch")
+
+    async def _update(self, kind: Kind, namespace: str | None, name: str,
+                      change: Callable[[dict], dict], *, pinned: str | None, dry_run: bool,
+                      actor: Actor, subresource: str | None, verb: str) -> dict:
+        """Read-modify-write with compare-and-swap on mod_revision; retried on conflict
+        unless the client pinned a resourceVersion."""
+        if kind.read_only and actor is not SYSTEM:
+            raise _not_supported(verb, kind, name, namespace)
+        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+            raise _not_supported(verb, kind, name, namespace)
+        await self.cache.sync()
+        for _ in range(MAX_RETRIES):
+            current = self.cache.entry(kind, name, namespace)
+            if current is None:
+                raise NotFound(f"{ident(kind, name, namespace)} not found",
+                               kind=kind.kind, name=name)
+            if pinned is not None and pinned != str(current.revision):
+                raise _conflict(kind, name, namespace, pinned, current.revision)
+            obj = self._merged(kind, current, change(copy.deepcopy(current.obj)), subresource)
+            self._check_owner(kind, obj, current.obj, actor)
+            self._prepare(kind, obj, current.obj)
+            if dry_run:
+                obj["metadata"]["resourceVersion"] = str(current.revision)
+                return obj
+            value = codec.encode(kind, obj)
+            try:
+                revision = await self.storage.update(current.key, value,
+                                                     expect_revision=current.revision)
+            except st.KeyNotFound:
+                raise NotFound(f"{ident(kind, name, namespace)} not found",
+                               kind=kind.kind, name=name) from None
+            except st.RevisionConflict as err:
+                if pinned is not None:
+                    raise _conflict(kind, name, namespace, pinned, err.current.mod_revision)
+                await self.cache.wait_for(err.current.mod_revision)
+                continue
+            except st.StorageError as err:
+                raise _storage_error(err) from None
+            return await self._written(kind, value, revision)
+        raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
+                       "concurrent updates", kind=kind.kind, name=name)
+
+    def _merged(self, kind: Kind, current: Entry, new: Any, subresource: str | None) -> dict:
+        """The object to write: request checks, server-owned metadata kept from ``current``,
+        and spec/status separated for kinds with a status subresource."""
+        obj = self._checked_body(kind, current.namespace, new)
+        if obj["metadata"]["name"] != current.name:
+            raise BadRequest("metadata.name cannot be changed", kind=kind.kind, name=current.name)
+        old_meta, meta = current.obj["metadata"], obj["metadata"]
+        wrong = [f for f in ("uid", "creationTimestamp", "generation")
+                 if meta.get(f) not in (None, "") and meta.get(f) != old_meta.get(f)]
+        if wrong:
+            raise Invalid(f"{kind.kind}.{GROUP} \"{current.name}\" is invalid: server-owned "
+                          "fields cannot be changed", kind=kind.kind, name=current.name,
+                          causes=[Cause(f"metadata.{f}", f"{f} is set by the server and must be "
+                                        f"left out or equal {old_meta.get(f)!r}",
+                                        "FieldValueForbidden") for f in wrong])
+        for f in ("uid", "creationTimestamp", "generation"):
+            if f in old_meta:
+                meta[f] = old_meta[f]
+        meta.pop("resourceVersion", None)
+        if kind.status:
+            if subresource == "status":
+                status = obj.get("status")
+                obj = copy.deepcopy(current.obj)
+                obj["metadata"].pop("resourceVersion", None)
+                if status is None:
+                    obj.pop("status", None)
+                else:
+                    obj["status"] = status
+            elif "status" in current.obj:
+                obj["status"] = copy.deepcopy(current.obj["status"])
+            else:
+                obj.pop("status", None)
+        return obj
+
+    async def delete(self, kind: Kind, namespace: str | None, name: str, *,
+                     resource_version: str | None = None, dry_run: bool = False,
+                     actor: Actor = SYSTEM) -> dict:
+        if kind.read_only and actor is not SYSTEM:
+            raise _not_supported("Delete", kind, name, namespace)
+        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+            raise _not_supported("Delete", kind, name, namespace)
+        await self.cache.sync()
+        current = self.cache.entry(kind, name, namespace)
+        if current is None:
+            raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
+        if resource_version and resource_version != str(current.revision):
+            raise _conflict(kind, name, namespace, resource_version, current.revision)
+        self._check_owner(kind, None, current.obj, actor)
+        if kind.hooks.check_delete:
+            kind.hooks.check_delete(self.cache, current.obj)
+        if dry_run:
+            return current.obj
+        expect = int(resource_version) if resource_version else 0
+        try:
+            prev = await self.storage.delete(current.key, expect_revision=expect)
+        except st.KeyNotFound:
+            raise NotFound(f"{ident(kind, name, namespace)} not found",
+                           kind=kind.kind, name=name) from None
+        except st.RevisionConflict as err:
+            raise _conflict(kind, name, namespace, resource_version or "", err.current.mod_revision)
+        except st.StorageError as err:
+            raise _storage_error(err) from None
+        await self.cache.wait_for(prev.mod_revision)
+        return codec.decode(kind, prev.value, prev.mod_revision)
+
+    # -- pipeline steps --------------------------------------------------------------------
+    def _checked_body(self, kind: Kind, namespace: str | None, body: Any) -> dict:
+        """A private copy of the request object with kind, apiVersion, name and namespace
+        checked against the URL. Raises BadRequest / Invalid."""
+        if not isinstance(body, dict):
+            raise BadRequest(f"the request body must be a {kind.kind} object")
+        obj = copy.deepcopy(body)
+        if obj.get("apiVersion") != API_VERSION:
+            raise BadRequest(f"apiVersion must be {API_VERSION!r}, not {obj.get('apiVersion')!r}",
+                             kind=kind.kind)
+        if obj.get("kind") != kind.kind:
+            raise BadRequest(f"kind {obj.get('kind')!r} does not match the URL, which is for "
+                             f"{kind.kind}", kind=kind.kind)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise BadRequest("metadata must be an object", kind=kind.kind)
+        name = meta.get("name")
+        if not name or not isinstance(name, str):
+            raise Invalid(f"{kind.kind}.{GROUP} is invalid: metadata.name is required",
+                          kind=kind.kind, causes=[Cause("metadata.name", "name is required "
+                                                        "(generateName is not supported)",
+                                                        "FieldValueRequired")])
+        if kind.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and namespace and body_ns != namespace:
+                raise BadRequest(f"the namespace of the object ({body_ns}) does not match the "
+                                 f"namespace on the request ({namespace})", kind=kind.kind,
+                                 name=name)
+            meta["namespace"] = namespace or body_ns
+            if not meta["namespace"]:
+                raise BadRequest(f"{kind.kind} is namespaced: a namespace is required",
+                                 kind=kind.kind, name=name)
+        elif meta.get("namespace"):
+            raise BadRequest(f"namespace should not be specified for a non-namespaced resource. "
+                             f"{kind.kind} is not a namespaced resource", kind=kind.kind, name=name)
+        return obj
+
+    def _prepare(self, kind: Kind, obj: dict, old: dict | None) -> None:
+        """Defaults, validation (all causes at once), then cross-object hooks."""
+        self.validator.default(kind.kind, obj)
+        causes = self.validator.validate(kind.kind, obj)
+        name = obj["metadata"].get("name")
+        if causes:
+            unknown = [c for c in causes if c.reason == "FieldUnknown"]
+            if unknown:
+                raise BadRequest("strict decoding error: " + ", ".join(
+                    f'unknown field "{c.field}"' for c in unknown), kind=kind.kind, name=name,
+                    causes=causes)
+            raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: " + "; ".join(
+                f"{c.field}: {c.message}" for c in causes), kind=kind.kind, name=name,
+                causes=causes)
+        if kind.hooks.check:
+            kind.hooks.check(self.cache, obj, old)
+
+    @staticmethod
+    def _check_owner(kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
+        """Mirrored federation copies are written only by the federation controller."""
+        if not kind.federated or actor.federation_writer:
+            return
+        for obj in (old, new):
+            owner = ((obj or {}).get("metadata", {}).get("labels") or {}).get(FEDERATION_LABEL)
+            if owner:
+                raise Forbidden(f"{kind.kind} \"{obj['metadata']['name']}\" is a read-only copy "
+                                f"mirrored from cluster \"{owner}\" by the federation "
+                                "controller; change it in its home cluster", kind=kind.kind,
+                                name=obj["metadata"]["name"])
+
+    async def _written(self, kind: Kind, value: bytes, revision: int) -> dict:
+        await self.cache.wait_for(revision)
+        return codec.decode(kind, value, revision)
+
+    async def ensure(self, objects: Iterable[dict]) -> None:
+        """Create each object unless one of that name exists (built-ins at start)."""
+        for obj in objects:
+            kind = self.catalog.kind(obj["kind"])
+            try:
+                await self.create(kind, obj["metadata"].get("namespace"), obj)
+            except AlreadyExists:
+                pass
+
+
+def _decode(kind: Kind, kv: st.KeyValue) -> dict | None:
+    try:
+        return codec.decode(kind, kv.value, kv.mod_revision)
+    except ValueError:
+        return None
+
+
+def _encode_continue(revision: int, start: str) -> str:
+    raw = json.dumps({"rv": revision, "start": start}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise BadRequest("the continue token is not valid") from None
+
+
+def _conflict(kind: Kind, name: str, namespace: str | None, given: str, latest: int) -> Conflict:
+    return Conflict(f"Operation cannot be fulfilled on {ident(kind, name, namespace)}: the object "
+                    f"has been modified (resourceVersion {given} is out of date, latest is "
+                    f"{latest}); please apply your changes to the latest version and try again",
+                    kind=kind.kind, name=name)
+
+
+def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None) -> ApiError:
+    target = f"{namespace}/{name}" if namespace else name
+    return MethodNotAllowed(f"operation {verb} is not supported on {kind.kind}({target})",
+                            kind=kind.kind, name=name)
+
+
+def _storage_error(err: st.StorageError) -> ApiError:
+    if isinstance(err, st.TooLarge):
+        return TooLargeError(f"the object is too large for the datastore: {err}")
+    return ServiceUnavailable(f"etcd is unreachable: {err}")

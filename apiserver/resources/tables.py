@@ -1,0 +1,91 @@
+"""Printer columns (calicoctl's ``-o ps`` / ``-o wide``) as data, and the ``Table`` they render to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Union
+
+Getter = Callable[[dict], Any]
+
+
+def path(expr: str) -> Getter:
+    """A getter for a dotted path such as ``spec.cidr``; absent → ``""``."""
+    steps = expr.split(".")
+
+    def get(obj: dict) -> Any:
+        cur: Any = obj
+        for step in steps:
+            if not isinstance(cur, dict) or step not in cur:
+                return ""
+            cur = cur[step]
+        return cur
+    return get
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column: heading, value (dotted path or getter), and whether only ``wide`` shows it."""
+
+    name: str
+    value: Union[str, Getter]
+    wide: bool = False
+
+    def get(self, obj: dict) -> str:
+        getter = path(self.value) if isinstance(self.value, str) else self.value
+        return cell(getter(obj))
+
+
+def cell(value: Any) -> str:
+    """Render a value the way calicoctl's Go templates print it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={cell(v)}" for k, v in sorted(value.items()))
+    return str(value)
+
+
+def truncated(expr: str, width: int = 80) -> Getter:
+    """Joined with ``,`` and cut to ``width`` characters with ``...`` (NETS, CIDRS)."""
+    get = path(expr)
+
+    def value(obj: dict) -> str:
+        text = cell(get(obj))
+        return text if len(text) <= width else text[: width - 3] + "..."
+    return value
+
+
+def first_of(*exprs: str, default: str = "") -> Getter:
+    """The first non-empty of several paths (BGPPeer NODE: node, nodeSelector, ``(global)``)."""
+    getters = [path(e) for e in exprs]
+
+    def value(obj: dict) -> Any:
+        for g in getters:
+            v = g(obj)
+            if v not in ("", None, [], {}):
+                return v
+        return default
+    return value
+
+
+def table(columns: Iterable[Col], objects: Iterable[dict], *,
+          namespaced: bool, include_objects: bool = True) -> dict:
+    """A ``meta.k8s.io/v1`` Table; wide-only columns have priority 1."""
+    cols = list(columns)
+    if namespaced:
+        cols.insert(0, Col("NAMESPACE", "metadata.namespace"))
+    rows = []
+    for obj in objects:
+        row: dict[str, Any] = {"cells": [c.get(obj) for c in cols]}
+        if include_objects:
+            row["object"] = obj
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+            "columnDefinitions": [{"name": c.name, "type": "string", "format": "",
+                                   "description": "", "priority": 1 if c.wide else 0}
+                                  for c in cols],
+            "rows": rows}

@@ -1,0 +1,163 @@
+"""Fixtures: a real etcd process, real apiservers (in-process on a real socket, or as a
+subprocess), and an HTTP client. No mocks."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+
+from apiserver.app import create_app
+from apiserver.config import Settings
+from apiserver.storage.embedded import EmbeddedEtcd, free_port
+from apiserver.storage.etcd import EtcdStorage
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GROUP = "/apis/projectcalico.org/v3"
+
+
+def _tmp_root() -> str:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+@pytest.fixture(scope="session")
+def etcd():
+    """One etcd for the session; tests that need an empty datastore use ``clean_etcd``."""
+    if shutil.which("etcd") is None:
+        pytest.fail("etcd is not installed: apt-get install -y etcd-server etcd-client")
+    data = tempfile.mkdtemp(prefix="etcd-test-", dir=_tmp_root())
+    server = EmbeddedEtcd(Path(data) / "data", name="test")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def etcdctl(endpoint: str, *args: str, check: bool = True) -> str:
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    out = subprocess.run(["etcdctl", f"--endpoints={endpoint}", *args], env=env,
+                         capture_output=True, text=True, timeout=30)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"etcdctl {' '.join(args)}: {out.stderr}")
+    return out.stdout
+
+
+@pytest.fixture
+def clean_etcd(etcd):
+    etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
+    return etcd
+
+
+@pytest.fixture
+async def server(clean_etcd):
+    """An in-process apiserver on a real loopback socket; yields its base URL."""
+    async with running_server(clean_etcd.endpoint) as url:
+        yield url
+
+
+class running_server:
+    def __init__(self, endpoint: str, **settings) -> None:
+        self.endpoint, self.settings = endpoint, settings
+
+    async def __aenter__(self) -> str:
+        self.storage = EtcdStorage([self.endpoint])
+        settings = Settings(etcd_endpoints=(self.endpoint,), federation=False, **self.settings)
+        self.app = create_app(settings, self.storage)
+        self.test_server = TestServer(self.app, host="127.0.0.1", port=free_port())
+        await self.test_server.start_server()
+        url = f"http://127.0.0.1:{self.test_server.port}"
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(200):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await _sleep(0.02)
+        # built-ins are created right after the cache is primed
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(200):
+                if (await client.get(f"{GROUP}/clusterinformations/default")).status_code == 200:
+                    break
+                await _sleep(0.02)
+        return url
+
+    async def __aexit__(self, *exc) -> None:
+        await self.test_server.close()
+        await self.storage.close()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+async def client(server):
+    async with httpx.AsyncClient(base_url=server, timeout=30) as c:
+        yield c
+
+
+class ApiserverProcess:
+    """``python -m apiserver`` as a real subprocess."""
+
+    def __init__(self, etcd_endpoint: str | None, *args: str, data_dir: str | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{self.port}",
+                     *args]
+        if etcd_endpoint:
+            self.args += ["--etcd-endpoints", etcd_endpoint]
+        if data_dir:
+            self.args += ["--data-dir", data_dir]
+        self.log = tempfile.NamedTemporaryFile(prefix="apiserver-", suffix=".log", delete=False)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, *, wait: bool = True) -> "ApiserverProcess":
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=REPO)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"apiserver exited {self.proc.returncode}: {self.output()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200 and \
+                        httpx.get(self.url + GROUP + "/tiers/default", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"apiserver not ready in {timeout}s: {self.output()}")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc and self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def apiserver_process(clean_etcd):
+    proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation").start()
+    yield proc
+    proc.stop()
