@@ -1,0 +1,250 @@
+"""Defaulting: what Calico fills into an object before it validates and stores it.
+
+`apply` runs, in Calico's order (libcalico.md §c):
+
+1. canonical forms of typed values, as Go's JSON decoding produces them: numeric protocol
+   strings that fit uint8 become ints (``"6"`` → ``6``), single-port strings and ``"n:n"``
+   ranges become ints, dotted AS numbers ``"a.b"`` become ``a<<16 + b``;
+   IPPool CIDRs are rewritten in canonical text (same address and prefix);
+2. the per-kind defaults of libcalico-go's clientv3 (`KIND_DEFAULTS`);
+3. the CRD defaults of the kind's schema, which fill only absent fields (an empty string
+   counts as absent: Go's ``omitempty`` drops it before the CRD defaults are applied).
+
+Everything here tolerates ill-typed input: a part of the wrong shape is left unchanged for
+validation to report.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from apiserver.resources.formats import decode_protocol, parse_cidr, parse_port
+
+TIER_LABEL = "projectcalico.org/tier"
+DEFAULT_TIER = "default"
+DEFAULT_TIER_ORDER = 1_000_000.0
+POLICY_KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy",
+                          "StagedNetworkPolicy", "StagedGlobalNetworkPolicy"})
+RULE_KINDS = POLICY_KINDS | {"Profile"}
+
+
+def apply(kind: str, schema: dict[str, Any], obj: dict[str, Any]) -> None:
+    """Default ``obj`` (a ``kind`` object whose JSON Schema is ``schema``) in place."""
+    if "spec" in schema.get("properties", {}) and obj.get("spec") is None:
+        obj["spec"] = {}
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _canonicalise(kind, spec)
+    kind_default = KIND_DEFAULTS.get(kind)
+    if kind_default is not None:
+        kind_default(obj, spec)
+    fill_schema_defaults(schema, obj)
+
+
+POINTER_FIELDS = frozenset({"assignmentMode", "serviceLoadBalancerAggregation", "nftablesMode",
+                            "nftablesFlowTableOffload", "defaultAction"})
+"""Defaulted fields that are Go pointers: an explicit empty string is kept (and validated)."""
+
+
+def fill_schema_defaults(schema: dict[str, Any], value: Any) -> None:
+    """Fill ``default``s of ``schema`` into absent fields of ``value``.
+
+    An empty string counts as absent, except in `POINTER_FIELDS`: Go's ``omitempty`` drops it
+    before Calico applies the CRD defaults.
+    """
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if "default" in sub and (name not in value or (value[name] == "" and name not in POINTER_FIELDS)):
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                fill_schema_defaults(sub, value[name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            fill_schema_defaults(schema["items"], item)
+
+
+# --- canonical forms -------------------------------------------------------------------------
+
+def _canonicalise(kind: str, spec: dict[str, Any]) -> None:
+    for rule in _rules(kind, spec):
+        for key in ("protocol", "notProtocol"):
+            _canonical_protocol(rule, key)
+        for side in ("source", "destination"):
+            entity = rule.get(side)
+            if isinstance(entity, dict):
+                for key in ("ports", "notPorts"):
+                    _canonical_port_list(entity, key)
+    for port in _dicts(spec.get("ports")):
+        _canonical_protocol(port, "protocol")
+    for key in ("asNumber", "localASNumber"):
+        _canonical_as_number(spec, key)
+    if isinstance(spec.get("bgp"), dict):
+        _canonical_as_number(spec["bgp"], "asNumber")
+    if kind == "FelixConfiguration":
+        _canonical_port_list(spec, "kubeNodePortRanges")
+        for key in ("natPortRange", "bpfPSNATPorts"):
+            _canonical_port(spec, key)
+    if kind == "BGPFilter":
+        _canonical_bgp_filter(spec)
+    if kind == "IPPool" and isinstance(spec.get("cidr"), str):
+        cidr = parse_cidr(spec["cidr"])
+        if cidr is not None and "/" in spec["cidr"]:
+            spec["cidr"] = f"{cidr.address}/{cidr.network.prefixlen}"
+
+
+def _rules(kind: str, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if kind in RULE_KINDS:
+        for key in ("ingress", "egress"):
+            yield from _dicts(spec.get(key))
+
+
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, dict))
+
+
+def _canonical_protocol(holder: dict[str, Any], key: str) -> None:
+    value = holder.get(key)
+    if isinstance(value, str):
+        decoded = decode_protocol(value)
+        if isinstance(decoded, int):
+            holder[key] = decoded
+
+
+def _canonical_port(holder: dict[str, Any], key: str) -> None:
+    value = holder.get(key)
+    if isinstance(value, str):
+        port = parse_port(value)
+        if not isinstance(port, str) and not port.name and port.min == port.max:
+            holder[key] = port.min
+
+
+def _canonical_port_list(holder: dict[str, Any], key: str) -> None:
+    ports = holder.get(key)
+    if isinstance(ports, list):
+        wrapper = {}
+        for index, value in enumerate(ports):
+            wrapper["p"] = value
+            _canonical_port(wrapper, "p")
+            ports[index] = wrapper["p"]
+
+
+def parse_as_number(value: Any) -> int | None:
+    """``numorstring.ASNumber``: an int, a decimal string, or dotted ``"a.b"`` (a<<16 + b)."""
+    if isinstance(value, str) and value.isascii() and 0 < len(value) <= 11:
+        high, dot, low = value.partition(".")
+        if dot and high.isdigit() and low.isdigit() and int(high) < 65536 and int(low) < 65536:
+            return (int(high) << 16) + int(low)
+        if not dot and high.isdigit() and int(high) < 2**32:
+            return int(high)
+    return None
+
+
+def _canonical_as_number(holder: dict[str, Any], key: str) -> None:
+    number = parse_as_number(holder.get(key))
+    if number is not None:
+        holder[key] = number
+
+
+def _canonical_bgp_filter(spec: dict[str, Any]) -> None:
+    for key in ("exportV4", "importV4", "exportV6", "importV6"):
+        for rule in _dicts(spec.get(key)):
+            _canonical_as_list(rule.get("asPathPrefix"))
+            for operation in _dicts(rule.get("operations")):
+                prepend = operation.get("prependASPath")
+                if isinstance(prepend, dict):
+                    _canonical_as_list(prepend.get("prefix"))
+
+
+def _canonical_as_list(values: Any) -> None:
+    if isinstance(values, list):
+        for index, value in enumerate(values):
+            number = parse_as_number(value)
+            if number is not None:
+                values[index] = number
+
+
+# --- per-kind defaults (libcalico-go clientv3) -----------------------------------------------
+
+def _ippool(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    cidr = parse_cidr(spec.get("cidr"))
+    if cidr is not None and not spec.get("blockSize"):
+        spec["blockSize"] = 26 if cidr.version == 4 else 122
+    if not spec.get("allowedUses"):
+        # Tunnel addresses belong to nodes, never to namespaces (and Calico's CEL forbids
+        # Tunnel with a namespaceSelector), so a namespace-selecting pool defaults to Workload.
+        spec["allowedUses"] = ["Workload"] if spec.get("namespaceSelector") else ["Workload", "Tunnel"]
+    for key in ("ipipMode", "vxlanMode"):
+        if not spec.get(key):
+            spec[key] = "Never"
+
+
+def policy_types(spec: dict[str, Any]) -> list[str]:
+    """``defaultPolicyTypesField``: the policy types implied by the rules present."""
+    if spec.get("egress"):
+        return ["Ingress", "Egress"] if spec.get("ingress") else ["Egress"]
+    return ["Ingress"]
+
+
+def _policy(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    if not spec.get("tier"):
+        spec["tier"] = DEFAULT_TIER
+    if spec.get("stagedAction") == "Delete":
+        spec.pop("types", None)
+    elif not spec.get("types"):
+        spec["types"] = policy_types(spec)
+    tier = spec["tier"]
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and isinstance(tier, str):
+        labels = metadata.setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels[TIER_LABEL] = tier
+
+
+def _tier(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    spec.setdefault("order", DEFAULT_TIER_ORDER)
+    spec.setdefault("defaultAction", "Deny")
+
+
+def _felix(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    spec.setdefault("floatingIPs", "Disabled")
+    deprecated = spec.get("bpfConnectTimeLoadBalancingEnabled")
+    if isinstance(deprecated, bool):
+        spec["bpfHostNetworkedNATWithoutCTLB"] = "Disabled"
+        spec["bpfConnectTimeLoadBalancing"] = "Enabled" if deprecated else "Disabled"
+    spec.setdefault("bpfConnectTimeLoadBalancing", "TCP")
+    spec.setdefault("bpfHostNetworkedNATWithoutCTLB", "Enabled")
+
+
+def _kube_controllers(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    spec.setdefault("prometheusMetricsPort", 9094)
+    controllers = spec.get("controllers")
+    node = controllers.get("node") if isinstance(controllers, dict) else None
+    if isinstance(node, dict):
+        node.setdefault("leakGracePeriod", "15m0s")
+
+
+def _workload_endpoint(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    labels = metadata.setdefault("labels", {})
+    if isinstance(labels, dict):
+        if isinstance(metadata.get("namespace"), str):
+            labels["projectcalico.org/namespace"] = metadata["namespace"]
+        if isinstance(spec.get("orchestrator"), str) and spec["orchestrator"]:
+            labels["projectcalico.org/orchestrator"] = spec["orchestrator"]
+
+
+KindDefault = Callable[[dict[str, Any], dict[str, Any]], None]
+KIND_DEFAULTS: dict[str, KindDefault] = {
+    "IPPool": _ippool,
+    **{kind: _policy for kind in POLICY_KINDS},
+    "Tier": _tier,
+    "FelixConfiguration": _felix,
+    "KubeControllersConfiguration": _kube_controllers,
+    "WorkloadEndpoint": _workload_endpoint,
+}
+"""Calico's clientv3 defaults per kind: ``fn(obj, spec)`` mutates in place."""

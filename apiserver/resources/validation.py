@@ -1,0 +1,252 @@
+"""Validation and defaulting of whole projectcalico.org/v3 objects.
+
+The store calls, for every write and in this order::
+
+    validator.default(kind, obj)          # mutates obj: CRD + Calico defaults, canonical forms
+    causes = validator.validate(kind, obj)   # never mutates; [] means valid
+
+`validate` reports every failure at once as `Cause` values (a JSON path, a message saying
+what was given and what is allowed, and a Kubernetes cause type). Two layers produce them:
+
+1. the kind's JSON Schema (``schemas/<kind>.json``, generated from Calico's CRDs): fields,
+   types, enums, patterns (matched with RE2, as Go does), bounds, required fields, unknown
+   fields (``FieldUnknown``);
+2. the semantic checks of `apiserver.resources.checks` (selectors, CIDRs, ports, protocols,
+   CEL rules, names, labels, Calico's struct validators).
+
+Hostile input costs bounded time and memory: objects nested deeper than `MAX_DEPTH` or with
+more than `MAX_NODES` values are refused before any other check, at most `MAX_CAUSES` causes
+are reported, and nothing here recurses on user data except jsonschema, which the depth bound
+protects. No exception escapes `validate` or `default` for any JSON-shaped input.
+
+A new kind needs only its schema file; named checks and defaults are optional.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import re2
+from jsonschema import ValidationError
+from jsonschema.validators import Draft202012Validator, extend
+
+from apiserver.resources import checks, defaults
+from apiserver.resources.errors import Cause
+from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
+
+__all__ = ["Cause", "Validator", "MAX_CAUSES", "MAX_DEPTH", "MAX_NODES"]
+
+MAX_DEPTH = 64
+"""Deepest nesting of objects/lists accepted (Calico's deepest real path is ~10)."""
+MAX_NODES = 200_000
+"""Most JSON values (objects, lists, scalars) one object may contain."""
+MAX_CAUSES = 100
+"""Most causes reported for one object; the last one says how many more were found."""
+
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number",
+               "boolean": "a boolean", "object": "an object", "array": "a list", "null": "null"}
+
+
+def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    """``pattern`` with Go's RE2 semantics (``$`` is end of text; linear time)."""
+    if isinstance(instance, str) and not _compiled(pattern).search(instance):
+        yield ValidationError(f"does not match the pattern {pattern}")
+
+
+_PATTERNS: dict[str, Any] = {}
+
+
+def _compiled(pattern: str) -> Any:
+    if pattern not in _PATTERNS:
+        _PATTERNS[pattern] = re2.compile(pattern, RE2_OPTIONS)
+    return _PATTERNS[pattern]
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("cidr")(lambda value: not isinstance(value, str)
+                           or parse_cidr(value) is not None)
+    checker.checks("date-time")(lambda value: not isinstance(value, str)
+                                or _compiled(_RFC3339).fullmatch(value) is not None)
+    return checker
+
+
+_RFC3339 = (r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern})
+
+
+class Validator:
+    """Defaults and validates objects of every kind that has a schema in ``schema_dir``."""
+
+    def __init__(self, schema_dir: Path) -> None:
+        """Load and compile every ``*.json`` schema in ``schema_dir`` (raises OSError/ValueError)."""
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._compiled: dict[str, Any] = {}
+        formats = _format_checker()
+        for path in sorted(Path(schema_dir).glob("*.json")):
+            schema = json.loads(path.read_text())
+            kind = schema["title"]
+            _SchemaValidator.check_schema(schema)
+            self._schemas[kind] = schema
+            self._compiled[kind] = _SchemaValidator(schema, format_checker=formats)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds this validator knows."""
+        return frozenset(self._schemas)
+
+    def schema(self, kind: str) -> dict[str, Any]:
+        """The JSON Schema of ``kind`` (raises KeyError for an unknown kind). Do not mutate."""
+        return self._schemas[kind]
+
+    def default(self, kind: str, obj: dict[str, Any]) -> None:
+        """Fill CRD and Calico defaults and canonical forms into ``obj`` in place.
+
+        Parts of ``obj`` of the wrong shape are left for `validate` to report. Raises KeyError
+        for an unknown kind only.
+        """
+        schema = self._schemas[kind]
+        if isinstance(obj, dict) and _shape_problem(obj) is None:
+            defaults.apply(kind, schema, obj)
+
+    def validate(self, kind: str, obj: Any) -> list[Cause]:
+        """Every reason ``obj`` is not a valid ``kind`` (empty when valid). Never mutates ``obj``.
+
+        Raises KeyError for an unknown kind only.
+        """
+        compiled = self._compiled[kind]
+        problem = _shape_problem(obj)
+        if problem is not None:
+            return [problem]
+        found = chain(_schema_causes(compiled.iter_errors(obj)), checks.run(kind, obj))
+        return _bounded(_dedupe(found))
+
+
+def _shape_problem(obj: Any) -> Cause | None:
+    """A cause when ``obj`` is not an object or exceeds the depth/size bounds (iterative)."""
+    if not isinstance(obj, dict):
+        return Cause("", f"the body must be a JSON object, not {shown(obj)}", "FieldValueTypeInvalid")
+    pending: deque[tuple[Any, int]] = deque([(obj, 1)])
+    nodes = 0
+    while pending:
+        value, depth = pending.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            return Cause("", f"the object has more than {MAX_NODES} values", "FieldValueTooLong")
+        if depth > MAX_DEPTH:
+            return Cause("", f"the object is nested deeper than {MAX_DEPTH} levels", "FieldValueInvalid")
+        if isinstance(value, dict):
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+    return None
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``["spec", "ingress", 0, "ports"]`` → ``"spec.ingress[0].ports"``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out and not _is_identifier(part):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _is_identifier(text: str) -> bool:
+    return text.replace("_", "a").isalnum() and text.isascii()
+
+
+def _schema_causes(errors: Iterable[ValidationError]) -> Iterator[Cause]:
+    for error in errors:
+        yield from _translate(error)
+
+
+def _translate(error: ValidationError) -> Iterator[Cause]:
+    """Causes for one jsonschema error, with messages built from the schema (never from repr)."""
+    path = list(error.absolute_path)
+    field = json_path(path)
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "required":
+        for name in expected:
+            if isinstance(value, dict) and name not in value:
+                yield Cause(json_path([*path, name]), "Required value", "FieldValueRequired")
+    elif keyword == "additionalProperties" and expected is False and isinstance(value, dict):
+        known = error.schema.get("properties", {})
+        for name in value:
+            if name not in known:
+                yield Cause(json_path([*path, name]), f"unknown field {shown(name)}", "FieldUnknown")
+    elif keyword == "type":
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        yield Cause(field, f"must be {names}, got {_kind_of(value)}", "FieldValueTypeInvalid")
+    elif keyword == "anyOf" and error.schema.get("x-kubernetes-int-or-string"):
+        yield Cause(field, f"must be an integer or a string, got {_kind_of(value)}", "FieldValueTypeInvalid")
+    elif keyword == "enum":
+        allowed = ", ".join(json.dumps(v) for v in expected)
+        yield Cause(field, f"unsupported value {shown(value)}: supported values: {allowed}",
+                    "FieldValueNotSupported")
+    else:
+        yield _bound_cause(field, keyword, expected, value)
+
+
+def _bound_cause(field: str, keyword: str, expected: Any, value: Any) -> Cause:
+    if keyword == "maxLength":
+        return Cause(field, f"may not be longer than {expected} characters (got {len(value)})",
+                     "FieldValueTooLong")
+    if keyword == "maxItems":
+        return Cause(field, f"must have at most {expected} items (got {len(value)})", "FieldValueTooMany")
+    messages = {
+        "minLength": f"must be at least {expected} characters long",
+        "minItems": f"must have at least {expected} items",
+        "minimum": f"{shown(value)} is less than the minimum {expected}",
+        "maximum": f"{shown(value)} is greater than the maximum {expected}",
+        "pattern": f"{shown(value)} does not match the pattern {expected}",
+        "format": f"{shown(value)} is not a valid {expected}",
+        "maxProperties": f"must have at most {expected} entries",
+        "minProperties": f"must have at least {expected} entries",
+    }
+    return Cause(field, messages.get(keyword, f"{shown(value)} is invalid ({keyword})"))
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    for python_type, name in ((str, "string"), (int, "integer"), (float, "number"),
+                              (dict, "object"), (list, "array"), (type(None), "null")):
+        if isinstance(value, python_type):
+            return _TYPE_NAMES[name]
+    return type(value).__name__
+
+
+def _dedupe(causes: Iterable[Cause]) -> Iterator[Cause]:
+    seen: set[Cause] = set()
+    for cause in causes:
+        if cause not in seen:
+            seen.add(cause)
+            yield cause
+
+
+def _bounded(causes: Iterable[Cause]) -> list[Cause]:
+    """The first `MAX_CAUSES` - 1 causes, plus one that counts the rest."""
+    out: list[Cause] = []
+    extra = 0
+    for cause in causes:
+        if len(out) < MAX_CAUSES - 1:
+            out.append(cause)
+        else:
+            extra += 1
+            if extra > 10 * MAX_CAUSES:
+                break
+    if extra == 1:
+        out.append(cause)
+    elif extra:
+        out.append(Cause("", f"{extra}{'+' if extra > 10 * MAX_CAUSES else ''} more problems not shown"))
+    return out
