@@ -32,9 +32,10 @@ async def status_errors(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except errors.ApiError as err:
         return error_response(err)
-    except web.HTTPRequestEntityTooLarge as err:
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[keys.SETTINGS].max_request_bytes
         return error_response(errors.TooLarge(
-            f"the request body is larger than the limit of {err.max_size} bytes"))
+            f"the request body is larger than the limit of {limit} bytes"))
     except web.HTTPMethodNotAllowed as err:
         return error_response(errors.MethodNotAllowed(
             f"{request.method} is not allowed here; allowed: {', '.join(sorted(err.allowed_methods))}"))

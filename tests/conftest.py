@@ -14,8 +14,9 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from apiserver.app import create_app
+from apiserver.app import SCHEMAS, create_app
 from apiserver.config import Settings
+from apiserver.resources.validation import Validator
 from apiserver.storage.embedded import EmbeddedEtcd, free_port
 from apiserver.storage.etcd import EtcdStorage
 
@@ -63,6 +64,16 @@ async def server(clean_etcd):
         yield url
 
 
+_VALIDATOR: list[Validator] = []
+
+
+def shared_validator() -> Validator:
+    """Schemas compiled once per test session (the server compiles them once per start)."""
+    if not _VALIDATOR:
+        _VALIDATOR.append(Validator(SCHEMAS))
+    return _VALIDATOR[0]
+
+
 class running_server:
     def __init__(self, endpoint: str, **settings) -> None:
         self.endpoint, self.settings = endpoint, settings
@@ -70,7 +81,7 @@ class running_server:
     async def __aenter__(self) -> str:
         self.storage = EtcdStorage([self.endpoint])
         settings = Settings(etcd_endpoints=(self.endpoint,), federation=False, **self.settings)
-        self.app = create_app(settings, self.storage)
+        self.app = create_app(settings, self.storage, validator=shared_validator())
         self.test_server = TestServer(self.app, host="127.0.0.1", port=free_port())
         await self.test_server.start_server()
         url = f"http://127.0.0.1:{self.test_server.port}"

@@ -22,7 +22,7 @@ VALIDATOR = web.AppKey("validator", Validator)
 AUTH = web.AppKey("auth", Authenticator)
 WATCHES = web.AppKey("watches", collections.Counter)
 READINESS = web.AppKey("readiness", list)
-ACTOR = "actor"
+ACTOR = web.RequestKey("actor", Actor)
 
 
 def authorize(request: web.Request, verb: str, kind: Kind) -> None:
