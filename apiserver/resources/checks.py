@@ -20,16 +20,12 @@ from apiserver.resources import network_checks, policy_checks
 from apiserver.resources.errors import Cause
 from apiserver.resources.fieldview import Report, items, mapping, text
 from apiserver.resources.formats import (
-    CONTAINER_ID, DNS_LABEL, DNS_SUBDOMAIN, GLOBAL_NETWORK_POLICY_NAME, INTERFACE_NAME,
-    NETWORK_POLICY_NAME, cidr_problem, ip_problem, is_mac, is_name, label_value_problem,
-    parse_cidr, port_name_problem, protocol_problem, protocol_supports_ports,
-    qualified_name_problem, shown)
+    CONTAINER_ID, DNS_LABEL, INTERFACE_NAME, cidr_problem, ip_problem, is_mac, is_name,
+    is_wireguard_key, parse_cidr, port_name_problem, protocol_problem, protocol_supports_ports,
+    shown)
+from apiserver.resources.metadata_checks import check_annotations, check_labels, check_name
 
-ANNOTATION_LIMIT = 256 * 1024
-"""Largest total size (keys + values, bytes) of an object's annotations."""
 NAMESPACE_LABEL = "projectcalico.org/namespace"
-SINGLETONS = frozenset({"ClusterInformation", "KubeControllersConfiguration", "IPAMConfiguration"})
-"""Kinds whose only allowed name is ``default``."""
 
 Check = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 
@@ -47,57 +43,7 @@ def run(kind: str, obj: dict[str, Any]) -> Iterator[Cause]:
     return iter(report.causes)
 
 
-# --- metadata ----------------------------------------------------------------------------------
-
-_NAME_RULES = {
-    "Tier": (DNS_LABEL, 63, "a DNS label: lower-case alphanumerics and '-' (no '.')"),
-    "NetworkPolicy": (NETWORK_POLICY_NAME, 253,
-                      "lower-case alphanumerics and '-', with at most one '.'"),
-    "StagedNetworkPolicy": (NETWORK_POLICY_NAME, 253,
-                            "lower-case alphanumerics and '-', with at most one '.'"),
-    "GlobalNetworkPolicy": (GLOBAL_NETWORK_POLICY_NAME, 253,
-                            "lower-case alphanumerics and '-', with at most one '.'"),
-    "StagedGlobalNetworkPolicy": (GLOBAL_NETWORK_POLICY_NAME, 253,
-                                  "lower-case alphanumerics and '-', with at most one '.'"),
-}
-_SUBDOMAIN_RULE = (DNS_SUBDOMAIN, 253, "a DNS subdomain: lower-case alphanumerics, '-' and '.'")
-
-
-def check_name(report: Report, kind: str, metadata: dict[str, Any]) -> None:
-    """``metadata.name`` syntax for ``kind`` (and ``default`` for singleton kinds)."""
-    name = metadata.get("name")
-    if not isinstance(name, str):
-        return
-    pattern, limit, wanted = _NAME_RULES.get(kind, _SUBDOMAIN_RULE)
-    if len(name) > limit:
-        report.add("metadata.name", f"name is {len(name)} characters long; at most {limit} are allowed",
-                   "FieldValueTooLong")
-    elif not pattern.fullmatch(name):
-        report.add("metadata.name", f"invalid name {shown(name)}: must be {wanted}")
-    if kind in SINGLETONS and name != "default":
-        report.add("metadata.name", f"{kind} must be named 'default', not {shown(name)}")
-
-
-def check_labels(report: Report, field: str, labels: dict[str, Any]) -> None:
-    """Label keys are qualified names and values are label values."""
-    for key, value in labels.items():
-        problem = qualified_name_problem(key) or label_value_problem(value)
-        if problem:
-            report.add(field, problem)
-
-
-def check_annotations(report: Report, field: str, annotations: dict[str, Any]) -> None:
-    """Annotation keys (lower-cased) are qualified names; total size at most 256 KiB."""
-    total = 0
-    for key, value in annotations.items():
-        problem = qualified_name_problem(key.lower())
-        if problem:
-            report.add(field, problem)
-        total += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
-    if total > ANNOTATION_LIMIT:
-        report.add(field, f"annotations total {total} bytes; at most {ANNOTATION_LIMIT} are allowed",
-                   "FieldValueTooLong")
-
+# --- network sets -----------------------------------------------------------------------------
 
 def _no_namespace_label(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if NAMESPACE_LABEL in mapping(mapping(obj, "metadata"), "labels"):
@@ -201,17 +147,8 @@ def _node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
             _check_all(report, f"spec.addresses[{index}]", address, {"address": cidr_problem})
     status = mapping(obj, "status")
     for key in ("wireguardPublicKey", "wireguardPublicKeyV6"):
-        if text(status, key) and not _is_wireguard_key(status[key]):
+        if text(status, key) and not is_wireguard_key(status[key]):
             report.add(f"status.{key}", "invalid WireGuard public key: must be 32 bytes, base64-encoded")
-
-
-def _is_wireguard_key(key: str) -> bool:
-    import base64
-    import binascii
-    try:
-        return len(key) == 44 and len(base64.b64decode(key, validate=True)) == 32
-    except (binascii.Error, ValueError):
-        return False
 
 
 def _mac_problem(value: Any) -> str | None:

@@ -21,6 +21,11 @@ class Report:
         self.causes.append(Cause(field, message, reason))
 
 
+def as_mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
 def mapping(holder: Any, key: str) -> dict[str, Any]:
     """``holder[key]`` when it is an object, else ``{}``."""
     value = holder.get(key) if isinstance(holder, dict) else None

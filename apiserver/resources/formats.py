@@ -13,6 +13,8 @@ are refused up front).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -265,6 +267,16 @@ def is_mac(text: object) -> bool:
 def is_duration(text: object) -> bool:
     """Go ``time.ParseDuration`` syntax (``"1m30s"``, ``"-1ns"``, ``"0"``)."""
     return isinstance(text, str) and len(text) <= 64 and _DURATION.fullmatch(text) is not None
+
+
+def is_wireguard_key(text: object) -> bool:
+    """A WireGuard public key: 32 bytes, standard base64 (``wgtypes.ParseKey``)."""
+    if not isinstance(text, str) or len(text) != 44:
+        return False
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def is_name(text: object) -> bool:

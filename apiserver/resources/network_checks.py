@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.fieldview import Report, items, mapping, text
+from apiserver.resources.fieldview import Report, as_mapping, items, mapping, text
+from apiserver.resources.metadata_checks import check_annotations, check_labels
 from apiserver.resources.formats import (
     INTERFACE_NAME, cidr_problem, ip_problem, ip_version, is_duration, is_go_regexp, is_name,
     parse_cidr, parse_port, port_problem, shown)
@@ -139,16 +140,12 @@ def _communities(report: Report, spec: dict[str, Any]) -> None:
             report.add(f"{field}.cidr", "cidr is required", "FieldValueRequired")
         else:
             _report(report, f"{field}.cidr", cidr_problem(advertisement["cidr"]))
-        if "communities" not in mapping_or_empty(advertisement):
+        if "communities" not in as_mapping(advertisement):
             report.add(f"{field}.communities", "communities are required", "FieldValueRequired")
         for position, value in enumerate(items(advertisement, "communities")):
             if value not in names and _community_problem(value):
                 report.add(f"{field}.communities[{position}]",
                            f"community {shown(value)} is invalid or not defined in spec.communities")
-
-
-def mapping_or_empty(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _split_ip_port(peer: str) -> tuple[str, int | None] | None:
@@ -355,7 +352,7 @@ def _route_tables(report: Report, spec: dict[str, Any]) -> None:
         report.add("spec.routeTableRange", "must be a range of route table indices within 1..250")
     total = 0
     for index, entry in enumerate(items(spec, "routeTableRanges")):
-        low, high = mapping_or_empty(entry).get("min", 0), mapping_or_empty(entry).get("max", 0)
+        low, high = as_mapping(entry).get("min", 0), as_mapping(entry).get("max", 0)
         if not _ints(low, high):
             continue
         field = f"spec.routeTableRanges[{index}]"
@@ -375,8 +372,6 @@ def _ints(*values: Any) -> bool:
 
 
 def _kube_controllers(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
-    from apiserver.resources.checks import check_annotations, check_labels
-
     _durations(report, "spec", spec, ("etcdV3CompactionPeriod",))
     controllers = mapping(spec, "controllers")
     for name in ("node", "policy", "workloadEndpoint", "serviceAccount", "namespace"):

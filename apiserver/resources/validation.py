@@ -23,6 +23,7 @@ A new kind needs only its schema file; named checks and defaults are optional.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -58,13 +59,16 @@ def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> I
         yield ValidationError(f"does not match the pattern {pattern}")
 
 
-_PATTERNS: dict[str, Any] = {}
-
-
+@functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Any:
-    if pattern not in _PATTERNS:
-        _PATTERNS[pattern] = re2.compile(pattern, RE2_OPTIONS)
-    return _PATTERNS[pattern]
+    return re2.compile(pattern, RE2_OPTIONS)
+
+
+def _items_within_bounds(validator: Any, items: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    """``items``, skipped for a list already over its ``maxItems`` (that error suffices)."""
+    if isinstance(instance, list) and len(instance) > schema.get("maxItems", len(instance)):
+        return
+    yield from _DRAFT_ITEMS(validator, items, instance, schema)
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -77,7 +81,8 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 
 _RFC3339 = (r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-_SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern})
+_DRAFT_ITEMS = Draft202012Validator.VALIDATORS["items"]
+_SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern, "items": _items_within_bounds})
 
 
 class Validator:
