@@ -172,7 +172,9 @@ def _workload_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]
     if text(spec, "containerID") and not CONTAINER_ID.fullmatch(spec["containerID"]):
         report.add("spec.containerID", f"invalid container ID {shown(spec['containerID'])}")
     interface = text(spec, "interfaceName")
-    if interface and not INTERFACE_NAME.fullmatch(interface):
+    if not interface:
+        report.add("spec.interfaceName", "interfaceName is required", "FieldValueRequired")
+    elif not INTERFACE_NAME.fullmatch(interface):
         report.add("spec.interfaceName", f"invalid interface name {shown(interface)}")
     _check_all(report, "spec", spec, {"mac": _mac_problem,
                                       "ipv4Gateway": lambda v: ip_problem(v, version=4),
