@@ -12,6 +12,7 @@ from .api import discovery, keys, resources
 from .api.codec import error_response
 from .auth import Authenticator
 from .config import Settings
+from .federation.service import Federation
 from .resources import errors, hooks
 from .resources.cache import WatchCache
 from .resources.catalog import Catalog
@@ -101,6 +102,10 @@ def create_app(settings: Settings, storage: Storage, *,
     app.add_routes(discovery.routes())
     app.add_routes(resources.routes())
     app.cleanup_ctx.append(_run_cache)
+    federation = Federation(settings, store)
+    app[keys.READINESS].append(federation.not_ready)
+    app.router.add_get("/metrics", federation.metrics)
+    app.cleanup_ctx.append(federation.lifecycle)
     return app
 
 

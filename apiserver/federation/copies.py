@@ -1,0 +1,163 @@
+"""Mirrored copies in the local datastore: how a peer's object becomes a local copy, and the
+one place that writes copies (through ``ResourceStore``, as the federation controller).
+
+A peer's GlobalNetworkSet ``x`` is mirrored as GlobalNetworkSet ``<peer>.x``; its NetworkSet
+``ns/x`` as NetworkSet ``ns/<peer>.x``. A copy carries the peer's labels plus
+``federation.projectcalico.org/cluster: <peer>``, the peer's annotations, and the origin
+annotations below. Only objects that carry our cluster label for this peer are ever changed or
+deleted here: a local object that owns a copy's name wins.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from ..resources.catalog import API_VERSION, Kind
+from ..resources.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Invalid,
+                                NotFound, TooLarge)
+from ..resources.store import FEDERATION_LABEL, Actor, ResourceStore
+
+ANNOTATION_PREFIX = "federation.projectcalico.org/"
+ORIGIN_NAME = ANNOTATION_PREFIX + "origin-name"
+ORIGIN_UID = ANNOTATION_PREFIX + "origin-uid"
+ORIGIN_REVISION = ANNOTATION_PREFIX + "origin-resource-version"
+CONTROLLER = Actor("system:federation-controller", federation_writer=True)
+
+Key = tuple[str | None, str]      # (namespace, local name)
+
+
+class ImportRejected(ValueError):
+    """A peer object that cannot be mirrored (missing name, foreign shape, …)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one write: ``written`` (created, replaced or deleted), ``unchanged``,
+    ``conflict`` (a local object owns the name) or ``invalid`` (the store refused it)."""
+
+    result: str
+    message: str = ""
+
+
+def copy_name(peer: str, name: str) -> str:
+    return f"{peer}.{name}"
+
+
+def make_copy(peer: str, kind: Kind, obj: dict) -> tuple[Key, dict]:
+    """The local copy of peer object ``obj`` and its key. Raises ImportRejected when ``obj`` is
+    not a mirrorable object of ``kind``; never mutates ``obj``."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or obj.get("kind") not in (None, kind.kind):
+        raise ImportRejected(f"not a {kind.kind}")
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not name:
+        raise ImportRejected("metadata.name is missing")
+    if kind.namespaced and (not isinstance(namespace, str) or not namespace):
+        raise ImportRejected(f"{name}: metadata.namespace is missing")
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    if not isinstance(labels, dict) or not isinstance(annotations, dict):
+        raise ImportRejected(f"{name}: labels and annotations must be maps")
+    if FEDERATION_LABEL in labels:
+        raise ImportRejected(f"{name}: is itself a mirrored copy (never re-exported)")
+    spec = obj.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        raise ImportRejected(f"{name}: spec must be an object")
+    local = copy_name(peer, name)
+    out_meta: dict = {
+        "name": local,
+        "labels": {**labels, FEDERATION_LABEL: peer},
+        "annotations": {**{k: v for k, v in annotations.items()
+                           if not str(k).startswith(ANNOTATION_PREFIX)},
+                        ORIGIN_NAME: name, ORIGIN_UID: str(meta.get("uid") or ""),
+                        ORIGIN_REVISION: str(meta.get("resourceVersion") or "")}}
+    if kind.namespaced:
+        out_meta["namespace"] = namespace
+    copy = {"apiVersion": API_VERSION, "kind": kind.kind, "metadata": out_meta,
+            "spec": dict(spec or {})}
+    return (namespace if kind.namespaced else None, local), copy
+
+
+def owner(obj: dict) -> str | None:
+    return (obj["metadata"].get("labels") or {}).get(FEDERATION_LABEL)
+
+
+def same_origin(current: dict, copy: dict) -> bool:
+    """True when ``current`` already mirrors exactly the peer version ``copy`` was made of."""
+    a, b = current["metadata"].get("annotations") or {}, copy["metadata"]["annotations"]
+    return all(a.get(k) == b[k] for k in (ORIGIN_UID, ORIGIN_REVISION, ORIGIN_NAME))
+
+
+class CopyWriter:
+    """Writes the copies of one peer; every call goes through the store pipeline (defaults,
+    validation, compare-and-swap), so an invalid object is never written."""
+
+    def __init__(self, store: ResourceStore, peer: str, kind: Kind,
+                 writes: asyncio.Semaphore) -> None:
+        self.store, self.peer, self.kind, self.writes = store, peer, kind, writes
+
+    def owned(self) -> dict[Key, dict]:
+        """This peer's copies of the kind now in the local cache."""
+        return {(e.namespace, e.name): e.obj for e in self.store.cache.entries(self.kind)
+                if owner(e.obj) == self.peer}
+
+    async def upsert(self, key: Key, copy: dict) -> Outcome:
+        """Create or replace the copy at ``key``. Raises ApiError only for local outages."""
+        namespace, name = key
+        for _ in range(5):
+            entry = self.store.cache.entry(self.kind, name, namespace)
+            try:
+                async with self.writes:
+                    if entry is None:
+                        await self.store.create(self.kind, namespace, copy, actor=CONTROLLER)
+                        return Outcome("written")
+                    if owner(entry.obj) != self.peer:
+                        return Outcome("conflict", f"{_show(key)} is owned by "
+                                       f"{_owner_text(entry.obj)}")
+                    if same_origin(entry.obj, copy):
+                        return Outcome("unchanged")
+                    body = {**copy, "metadata": {**copy["metadata"],
+                                                 "resourceVersion": str(entry.revision)}}
+                    await self.store.replace(self.kind, namespace, name, body, actor=CONTROLLER)
+                    return Outcome("written")
+            except (AlreadyExists, Conflict, NotFound):
+                await self.store.cache.sync()
+                continue
+            except (Invalid, BadRequest, TooLarge) as err:
+                return Outcome("invalid", err.message)
+        return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
+
+    async def remove(self, key: Key) -> Outcome:
+        """Delete the copy at ``key`` if it is this peer's copy."""
+        namespace, name = key
+        for _ in range(5):
+            entry = self.store.cache.entry(self.kind, name, namespace)
+            if entry is None or owner(entry.obj) != self.peer:
+                return Outcome("unchanged")
+            try:
+                async with self.writes:
+                    await self.store.delete(self.kind, namespace, name,
+                                            resource_version=str(entry.revision),
+                                            actor=CONTROLLER)
+                return Outcome("written")
+            except NotFound:
+                return Outcome("unchanged")
+            except Conflict:
+                await self.store.cache.sync()
+        return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
+
+    async def remove_all(self) -> int:
+        """Delete every copy of this peer of the kind; return how many were deleted."""
+        results = await asyncio.gather(*(self.remove(k) for k in self.owned()))
+        return sum(r.result == "written" for r in results)
+
+
+def _show(key: Key) -> str:
+    return f"{key[0]}/{key[1]}" if key[0] else key[1]
+
+
+def _owner_text(obj: dict) -> str:
+    other = owner(obj)
+    return f"a copy from cluster {other!r}" if other else "a local object"
+
+
+__all__ = ["ApiError", "CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy"]

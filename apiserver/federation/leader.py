@@ -1,0 +1,113 @@
+"""etcd lease-based leader election: exactly one apiserver replica sharing an etcd runs the
+federation syncers.
+
+A candidate grants a lease of ``ttl`` seconds and tries to create ``key`` (absent → create, in
+one transaction) attached to it. The winner keeps the lease alive every ``ttl / 4`` seconds and
+runs ``lead()``; when it cannot refresh the lease before ``ttl - margin`` has passed since the
+last refresh, it cancels ``lead()`` before the lease can have expired in etcd and campaigns
+again. A loser polls the key every ``poll`` seconds, so a dead leader is replaced within about
+``ttl + poll`` seconds (at once when it stopped cleanly: it revokes its lease).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from typing import Awaitable, Callable
+
+from ..storage.interface import KeyExists, Storage, StorageError
+
+log = logging.getLogger(__name__)
+LEADER_KEY = "/calico/federation/v1/leader"
+
+
+class LeaderElection:
+    def __init__(self, storage: Storage, *, identity: str | None = None, key: str = LEADER_KEY,
+                 ttl: int = 5, poll: float = 1.0) -> None:
+        self.storage, self.key, self.ttl, self.poll = storage, key, ttl, poll
+        self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
+        self.role: str | None = None   # None (undecided), "leader" or "follower"
+        self.leader: str = ""
+
+    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+        """Campaign forever; run ``lead()`` while leader. Cancel to stop (the lease is revoked
+        so a successor takes over at once)."""
+        while True:
+            try:
+                lease = await self.storage.grant_lease(self.ttl)
+            except StorageError as err:
+                self._follow(f"(etcd unreachable: {err})")
+                await asyncio.sleep(self.poll)
+                continue
+            try:
+                if await self._campaign(lease):
+                    await self._lead(lease, lead)
+            finally:
+                await asyncio.shield(self._revoke(lease))
+
+    async def _revoke(self, lease: int) -> None:
+        try:
+            await self.storage.revoke(lease)
+        except StorageError:
+            pass
+
+    async def _campaign(self, lease: int) -> bool:
+        """Poll until elected (True) or the lease can no longer be kept (False)."""
+        refreshed = time.monotonic()
+        while True:
+            try:
+                await self.storage.create(self.key, self.identity.encode(), lease=lease)
+                return True
+            except KeyExists as err:
+                holder = err.current.value.decode(errors="replace") if err.current else "?"
+                self._follow(holder)
+            except StorageError as err:
+                self._follow(f"(etcd unreachable: {err})")
+            await asyncio.sleep(self.poll)
+            if time.monotonic() - refreshed > self.ttl / 2:
+                try:
+                    if await self.storage.keepalive(lease) <= 0:
+                        return False
+                    refreshed = time.monotonic()
+                except StorageError:
+                    return False
+
+    async def _lead(self, lease: int, lead: Callable[[], Awaitable[None]]) -> None:
+        self._set("leader", self.identity)
+        task = asyncio.create_task(lead(), name="federation-leader")
+        refreshed = time.monotonic()
+        margin = min(1.0, self.ttl / 4)
+        try:
+            while not task.done():
+                done, _ = await asyncio.wait({task}, timeout=self.ttl / 4)
+                if done:
+                    break
+                try:
+                    async with asyncio.timeout(max(0.1, self.ttl - margin
+                                                   - (time.monotonic() - refreshed))):
+                        remaining = await self.storage.keepalive(lease)
+                except (StorageError, TimeoutError) as err:
+                    log.warning("federation: cannot refresh the leader lease: %s", err)
+                    remaining = None if time.monotonic() - refreshed < self.ttl - margin else 0
+                if remaining is not None and remaining <= 0:
+                    log.warning("federation: leadership lost (lease expired)")
+                    return
+                if remaining:
+                    refreshed = time.monotonic()
+            if task.done() and not task.cancelled() and task.exception():
+                log.error("federation: the leader's work failed", exc_info=task.exception())
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.role = None
+
+    def _follow(self, holder: str) -> None:
+        self._set("follower", holder)
+
+    def _set(self, role: str, holder: str) -> None:
+        if role != self.role or holder != self.leader:
+            log.info("federation: %s (leader: %s)", "this replica leads" if role == "leader"
+                     else "this replica follows", holder)
+        self.role, self.leader = role, holder

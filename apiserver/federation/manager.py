@@ -1,0 +1,335 @@
+"""``FederationManager``: RemoteClusterConfiguration objects → running ``PeerSyncer``s.
+
+It follows the RCC kind in the watch cache and, at run time, starts, restarts (on a spec change)
+and stops the syncers of each peer: one per (peer, kind) listed in ``syncOptions.kinds``.
+Removing a peer (or a kind from its list) deletes its copies in the background — local work
+only, so an unreachable peer never blocks it; copies whose peer is no longer configured are
+swept the same way when the manager starts. It writes each RCC's ``status`` (throttled: on a
+change of state, objects, error or conditions, at most every ``status_interval`` seconds, and
+the moving figures at most every ``status_refresh`` seconds).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from ..resources.catalog import API_VERSION
+from ..resources.errors import ApiError, NotFound
+from ..resources.selectors import SelectorError, parse
+from ..resources.store import ResourceStore
+from .copies import CONTROLLER, CopyWriter, owner
+from .peer import Limits, PeerClient, PeerConfig, PeerError
+from .syncer import CONNECTING, FAILED, IN_SYNC, SYNCING, PeerSyncer, SyncerStatus, SyncOptions
+
+log = logging.getLogger(__name__)
+RCC = "RemoteClusterConfiguration"
+FEDERATED = ("GlobalNetworkSet", "NetworkSet")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    """Everything a RemoteClusterConfiguration says about one peer; ``error`` is set (and
+    nothing runs) when the spec cannot be used."""
+
+    config: PeerConfig
+    kinds: tuple[str, ...] = FEDERATED
+    selector: str = ""
+    namespaces: frozenset[str] = frozenset()
+    stale_ttl: float = 0.0
+    error: str = ""
+
+
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration (``90s``, ``1h30m``, ``0``). Raises ValueError."""
+    text = text.strip()
+    if text in ("0", ""):
+        return 0.0
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(text):
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m or 1h")
+    return total
+
+
+def peer_spec(obj: dict, local_cluster: str) -> PeerSpec:
+    """Read an RCC object (already validated by the store) into a PeerSpec."""
+    name, spec = obj["metadata"]["name"], obj.get("spec") or {}
+    opts = spec.get("syncOptions") or {}
+    config = PeerConfig(name, spec.get("apiServer", ""), token_file=spec.get("tokenFile"),
+                        cert_file=spec.get("certFile"), key_file=spec.get("keyFile"),
+                        ca_file=spec.get("caFile"),
+                        insecure_skip_tls_verify=bool(spec.get("insecureSkipTLSVerify")))
+    kinds = tuple(k for k in FEDERATED if k in (opts.get("kinds") or FEDERATED))
+    base = PeerSpec(config, kinds, opts.get("selector") or "",
+                    frozenset(opts.get("namespaces") or ()))
+    if name == local_cluster:
+        return _error(base, f"the peer {name!r} is this cluster itself (--cluster-name)")
+    try:
+        parse(base.selector)
+    except SelectorError as err:
+        return _error(base, f"syncOptions.selector: {err}")
+    try:
+        ttl = go_duration(opts.get("staleTTL") or "0")
+    except ValueError as err:
+        return _error(base, f"syncOptions.staleTTL: {err}")
+    return PeerSpec(config, kinds, base.selector, base.namespaces, ttl)
+
+
+def _error(spec: PeerSpec, error: str) -> PeerSpec:
+    return PeerSpec(spec.config, spec.kinds, spec.selector, spec.namespaces, 0.0, error)
+
+
+@dataclass(frozen=True)
+class ManagerOptions:
+    limits: Limits = field(default_factory=Limits)
+    max_writes: int = 64              # copy writes in flight, all peers together
+    status_interval: float = 1.0
+    status_refresh: float = 15.0
+    backoff_max: float = 10.0
+
+
+class PeerRun:
+    """The running syncers of one peer, and the task that writes its RCC status."""
+
+    def __init__(self, spec: PeerSpec, syncers: list[PeerSyncer], client: PeerClient) -> None:
+        self.spec, self.syncers, self.client = spec, syncers, client
+        self.dirty = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+
+    def statuses(self) -> list[SyncerStatus]:
+        return [s.status() for s in self.syncers]
+
+    def settled(self) -> bool:
+        """Synced once or failed (for readiness)."""
+        return bool(self.spec.error) or all(s.synced_once or s.failed_once
+                                            for s in self.statuses())
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.aclose()
+
+
+class FederationManager:
+    def __init__(self, store: ResourceStore, *, cluster_name: str,
+                 options: ManagerOptions | None = None) -> None:
+        self.store, self.cluster_name = store, cluster_name
+        self.options = options or ManagerOptions()
+        self.rcc = store.catalog.kind(RCC)
+        self.peers: dict[str, PeerRun] = {}
+        self.loaded = False
+        self._writes = asyncio.Semaphore(self.options.max_writes)
+        self._cleanups: dict[tuple[str, str], asyncio.Task] = {}
+        self._desired: dict[str, PeerSpec] | None = None
+        status_schema = store.validator.schema(RCC).get("properties", {}).get("status", {})
+        self._status_fields = frozenset(status_schema.get("properties", {}))
+
+    # -- views -------------------------------------------------------------------------------
+    def statuses(self) -> list[SyncerStatus]:
+        return [s for run in self.peers.values() for s in run.statuses()]
+
+    def not_ready(self) -> str | None:
+        if not self.loaded:
+            return "federation: peers not loaded yet"
+        waiting = sorted(n for n, run in self.peers.items() if not run.settled())
+        return f"federation: waiting for the first sync of {', '.join(waiting)}" if waiting \
+            else None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Follow RCCs until cancelled; on cancel stop every syncer (copies are kept)."""
+        cache = self.store.cache
+        try:
+            await cache.ready.wait()
+            while True:
+                sub = cache.subscribe(self.rcc, None, 0)
+                try:
+                    await self._reconcile()
+                    while (change := await sub.get()) is not None:
+                        while not sub.queue.empty():
+                            if sub.queue.get_nowait() is None:
+                                break
+                        await self._reconcile()
+                finally:
+                    cache.unsubscribe(sub)
+        finally:
+            await asyncio.gather(*(run.stop() for run in self.peers.values()))
+            self.peers.clear()
+            for task in self._cleanups.values():
+                task.cancel()
+            await asyncio.gather(*self._cleanups.values(), return_exceptions=True)
+            self._cleanups.clear()
+            self._desired = None
+            self.loaded = False
+
+    async def _reconcile(self) -> None:
+        desired = {e.name: peer_spec(e.obj, self.cluster_name)
+                   for e in self.store.cache.entries(self.rcc)}
+        if desired == self._desired:
+            return
+        self._desired = desired
+        for name in [n for n in self.peers if n not in desired]:
+            log.info("federation: peer %s removed; deleting its copies", name)
+            await self.peers.pop(name).stop()
+        for name, spec in desired.items():
+            run = self.peers.get(name)
+            if run is not None and run.spec == spec:
+                continue
+            if run is not None:
+                log.info("federation: peer %s changed; restarting its syncers", name)
+                await self.peers.pop(name).stop()
+            else:
+                log.info("federation: peer %s added (%s)", name, spec.config.api_server)
+            self.peers[name] = self._start(spec)
+        self._sweep(desired)
+        self.loaded = True
+
+    def _start(self, spec: PeerSpec) -> PeerRun:
+        name = spec.config.name
+        client = PeerClient(spec.config, self.options.limits)
+        run = PeerRun(spec, [], client)
+        if not spec.error:
+            options = SyncOptions(parse(spec.selector), spec.namespaces, spec.stale_ttl,
+                                  backoff_max=self.options.backoff_max)
+            for kind_name in spec.kinds:
+                kind = self.store.catalog.kind(kind_name)
+                task = self._cleanups.pop((name, kind_name), None)
+                if task is not None:
+                    task.cancel()
+                writer = CopyWriter(self.store, name, kind, self._writes)
+                run.syncers.append(PeerSyncer(name, kind, client, writer, options,
+                                              on_change=run.dirty.set))
+            run.tasks = [asyncio.create_task(s.run(), name=f"sync-{name}-{s.kind.kind}")
+                         for s in run.syncers]
+        else:
+            log.warning("federation: peer %s cannot be used: %s", name, spec.error)
+        run.tasks.append(asyncio.create_task(self._write_status(run), name=f"status-{name}"))
+        return run
+
+    def _sweep(self, desired: dict[str, PeerSpec]) -> None:
+        """Delete, in the background, copies of peers (or kinds) that are not configured."""
+        for kind_name in FEDERATED:
+            kind = self.store.catalog.kind(kind_name)
+            owners = {owner(e.obj) for e in self.store.cache.entries(kind)} - {None}
+            for peer in owners:
+                spec = desired.get(peer)
+                if spec is not None and kind_name in spec.kinds:
+                    continue
+                if (peer, kind_name) in self._cleanups:
+                    continue
+                writer = CopyWriter(self.store, peer, kind, self._writes)
+                task = asyncio.create_task(self._cleanup(writer), name=f"cleanup-{peer}")
+                self._cleanups[(peer, kind_name)] = task
+
+    async def _cleanup(self, writer: CopyWriter) -> None:
+        delay = 0.5
+        try:
+            while True:
+                try:
+                    removed = await writer.remove_all()
+                    log.info("federation: deleted %d %s copies of peer %s", removed,
+                             writer.kind.kind, writer.peer)
+                    return
+                except ApiError as err:
+                    log.warning("federation: deleting copies of peer %s: %s; retrying",
+                                writer.peer, err.message)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        finally:
+            if self._cleanups.get((writer.peer, writer.kind.kind)) is asyncio.current_task():
+                del self._cleanups[(writer.peer, writer.kind.kind)]
+
+    # -- status ------------------------------------------------------------------------------
+    def peer_status(self, run: PeerRun, previous: dict) -> dict:
+        """The RCC ``status`` for a peer (only the fields the RCC schema declares)."""
+        statuses = run.statuses()
+        errors = [f"{s.kind}: {s.last_error}" for s in statuses if s.last_error]
+        if run.spec.error:
+            state, errors = FAILED, [run.spec.error]
+        elif not statuses:
+            state = IN_SYNC
+        else:
+            state = next(st for st in (FAILED, CONNECTING, SYNCING, IN_SYNC)
+                         if any(s.state == st for s in statuses))
+        sync_times = [s.last_sync_time for s in statuses]
+        conflicts = [c for s in statuses for c in s.conflicts]
+        invalid = [i for s in statuses for i in s.invalid]
+        stale = [s.kind for s in statuses if s.stale]
+        old = {c.get("type"): c for c in previous.get("conditions") or ()}
+        conditions = [
+            _condition(old, "Ready", state == IN_SYNC, state,
+                       "; ".join(errors) or f"{sum(s.objects for s in statuses)} objects "
+                       "mirrored"),
+            _condition(old, "NameConflict", bool(conflicts), "LocalObjectWins" if conflicts
+                       else "NoConflict", "; ".join(conflicts)),
+            _condition(old, "InvalidObjects", bool(invalid), "Rejected" if invalid
+                       else "AllValid", "; ".join(invalid)),
+            _condition(old, "Stale", bool(stale), "StaleTTLExpired" if stale else "Fresh",
+                       f"copies of {', '.join(stale)} removed after staleTTL" if stale else ""),
+        ]
+        status = {
+            "state": state,
+            "objects": sum(s.objects for s in statuses),
+            "peerRevision": str(min((s.revision for s in statuses), default=0)),
+            "lastError": "; ".join(errors)[:2048],
+            "lastSyncTime": min(sync_times) if sync_times and None not in sync_times else None,
+            "conditions": conditions,
+            "lagSeconds": int(max((s.lag_seconds for s in statuses), default=0)),
+            "lagRevisions": max((s.lag_revisions for s in statuses), default=0),
+        }
+        return {k: v for k, v in status.items() if k in self._status_fields and v is not None}
+
+    async def _write_status(self, run: PeerRun) -> None:
+        name = run.spec.config.name
+        written_at = 0.0
+        while True:
+            try:
+                await asyncio.wait_for(run.dirty.wait(), self.options.status_refresh)
+            except asyncio.TimeoutError:
+                pass
+            run.dirty.clear()
+            entry = self.store.cache.entry(self.rcc, name)
+            if entry is None:
+                return
+            previous = entry.obj.get("status") or {}
+            status = self.peer_status(run, previous)
+            moving = ("lastSyncTime", "peerRevision", "lagSeconds", "lagRevisions")
+            steady = {k: v for k, v in status.items() if k not in moving}
+            now = time.monotonic()
+            changed = steady != {k: v for k, v in previous.items() if k not in moving}
+            if status != previous and (changed or now - written_at >= self.options.status_refresh):
+                body = {"apiVersion": API_VERSION, "kind": RCC, "metadata": {"name": name},
+                        "status": status}
+                try:
+                    await self.store.replace(self.rcc, None, name, body, actor=CONTROLLER,
+                                             subresource="status")
+                    written_at = now
+                except NotFound:
+                    return
+                except ApiError as err:
+                    log.warning("federation: cannot write the status of peer %s: %s", name,
+                                err.message)
+            await asyncio.sleep(self.options.status_interval)
+
+
+def _condition(old: dict, type_: str, true: bool, reason: str, message: str) -> dict:
+    status = "True" if true else "False"
+    previous = old.get(type_) or {}
+    since = previous.get("lastTransitionTime") if previous.get("status") == status else None
+    return {"type": type_, "status": status, "reason": reason, "message": message[:2048],
+            "lastTransitionTime": since or datetime.datetime.now(datetime.timezone.utc)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+__all__ = ["FederationManager", "ManagerOptions", "PeerError", "PeerSpec", "peer_spec"]

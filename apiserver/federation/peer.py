@@ -1,0 +1,293 @@
+"""The HTTP client of one peer cluster's apiserver (the ordinary list/watch API, DESIGN §7).
+
+Exception tree (everything a syncer must handle is a ``PeerError``; ``str(err)`` is the text
+shown in the peer's status):
+
+    PeerError
+    ├── PeerUnreachable   connect/TLS/read failures, timeouts, 5xx, a stream that stalls
+    ├── PeerRejected      401/403: the token or client certificate is not accepted
+    ├── PeerProtocolError the answer is not what a projectcalico.org/v3 apiserver sends
+    │                     (garbage, wrong shapes, too large, a line that never ends)
+    ├── WrongCluster      the apiserver behind the URL says it is another cluster
+    └── PeerExpired       410: the revision asked for has been compacted (relist)
+
+Every call has a deadline; every response body is read with a size cap, so a hostile or broken
+peer costs bounded time and memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator
+
+import httpx
+
+from ..resources.catalog import API_VERSION
+
+PREFIX = f"/apis/{API_VERSION}"
+
+
+class PeerError(Exception):
+    pass
+
+
+class PeerUnreachable(PeerError):
+    pass
+
+
+class PeerRejected(PeerError):
+    pass
+
+
+class PeerProtocolError(PeerError):
+    pass
+
+
+class WrongCluster(PeerError):
+    pass
+
+
+class PeerExpired(PeerError):
+    pass
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """How to reach one peer: the connection part of a RemoteClusterConfiguration spec."""
+
+    name: str
+    api_server: str
+    token_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Deadlines and size caps for every call to a peer."""
+
+    connect_timeout: float = 5.0
+    request_timeout: float = 30.0        # a whole list (or /version) must finish within this
+    watch_idle_timeout: float = 30.0     # a watch must deliver an event or bookmark this often
+    watch_seconds: int = 300             # ask the peer to end each watch after this long
+    max_list_bytes: int = 512 * 1024 * 1024
+    max_event_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PeerList:
+    items: list[dict]
+    revision: int
+
+
+@dataclass(frozen=True)
+class PeerEvent:
+    """One watch event. ``type`` is ADDED, MODIFIED, DELETED or BOOKMARK."""
+
+    type: str
+    object: dict
+    revision: int
+
+
+@dataclass
+class PeerClient:
+    """An HTTP client of one peer. Credentials files are read on every ``connect`` so rotated
+    tokens and certificates are picked up at the next reconnect. Close with ``aclose``."""
+
+    config: PeerConfig
+    limits: Limits = field(default_factory=Limits)
+    _client: httpx.AsyncClient | None = None
+
+    def connect(self) -> None:
+        """(Re)build the underlying connection pool. Raises PeerRejected when a credentials
+        file cannot be read."""
+        headers = {"Accept": "application/json", "User-Agent": "calico-apiserver-federation"}
+        if self.config.token_file:
+            try:
+                token = Path(self.config.token_file).read_text().strip()
+            except OSError as err:
+                raise PeerRejected(f"cannot read tokenFile {self.config.token_file}: "
+                                   f"{err.strerror or err}") from None
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            verify = self._tls_context()
+        except (OSError, ssl.SSLError) as err:
+            raise PeerRejected(f"cannot load TLS files: {err}") from None
+        timeout = httpx.Timeout(self.limits.request_timeout, connect=self.limits.connect_timeout)
+        old, self._client = self._client, httpx.AsyncClient(
+            base_url=self.config.api_server.rstrip("/"), headers=headers, verify=verify,
+            timeout=timeout, follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4))
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.aclose())
+
+    def _tls_context(self) -> ssl.SSLContext | bool:
+        if not self.config.api_server.startswith("https://"):
+            return True
+        ctx = ssl.create_default_context(cafile=self.config.ca_file)
+        if self.config.insecure_skip_tls_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.config.cert_file:
+            ctx.load_cert_chain(self.config.cert_file, self.config.key_file)
+        return ctx
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self.connect()
+        return self._client  # type: ignore[return-value]
+
+    # -- calls ---------------------------------------------------------------------------------
+    async def cluster_name(self) -> str:
+        """The ``clusterName`` the peer reports at ``/version``. Raises PeerError."""
+        body = await self._get_json("/version", {})
+        name = body.get("clusterName") if isinstance(body, dict) else None
+        if not isinstance(name, str):
+            raise PeerProtocolError("the peer's /version does not name its cluster "
+                                    "(no clusterName): is this a calico apiserver?")
+        return name
+
+    async def list(self, plural: str) -> PeerList:
+        """Every object of a kind (all namespaces). Raises PeerError."""
+        body = await self._get_json(f"{PREFIX}/{plural}", {})
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise PeerProtocolError(f"the list of {plural} is not a list object")
+        revision = _revision(body.get("metadata"), f"the list of {plural}")
+        return PeerList(body["items"], revision)
+
+    async def watch(self, plural: str, since: int) -> AsyncIterator[PeerEvent]:
+        """Events after revision ``since``, until the peer ends the watch; the first is a
+        BOOKMARK at ``since`` once the peer has accepted the watch. Raises PeerExpired
+        on a 410 (as a status or as an ERROR event) and PeerError on anything else wrong."""
+        params = {"watch": "true", "resourceVersion": str(since), "allowWatchBookmarks": "true",
+                  "timeoutSeconds": str(self.limits.watch_seconds)}
+        timeout = httpx.Timeout(None, connect=self.limits.connect_timeout,
+                                read=self.limits.watch_idle_timeout)
+        try:
+            async with self.client.stream("GET", f"{PREFIX}/{plural}", params=params,
+                                          timeout=timeout) as resp:
+                if resp.status_code != 200:
+                    await self._raise_status(resp)
+                yield PeerEvent("BOOKMARK", {}, since)
+                lines = _lines(resp.aiter_bytes(), self.limits.max_event_bytes)
+                while True:
+                    try:
+                        async with asyncio.timeout(self.limits.watch_idle_timeout):
+                            line = await anext(lines, None)
+                    except TimeoutError:
+                        raise PeerUnreachable(
+                            f"the watch of {plural} sent no event or bookmark for "
+                            f"{self.limits.watch_idle_timeout:g}s") from None
+                    if line is None:
+                        return
+                    if line.strip():
+                        yield _event(line, plural)
+        except httpx.HTTPError as err:
+            raise _transport_error(err) from None
+
+    async def _get_json(self, path: str, params: dict) -> object:
+        try:
+            async with asyncio.timeout(self.limits.request_timeout):
+                async with self.client.stream("GET", path, params=params) as resp:
+                    if resp.status_code != 200:
+                        await self._raise_status(resp)
+                    raw = await _read_capped(resp, self.limits.max_list_bytes, path)
+        except TimeoutError:
+            raise PeerUnreachable(f"GET {path} did not finish within "
+                                  f"{self.limits.request_timeout:g}s") from None
+        except httpx.HTTPError as err:
+            raise _transport_error(err) from None
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise PeerProtocolError(f"GET {path} did not answer JSON") from None
+
+    async def _raise_status(self, resp: httpx.Response) -> None:
+        try:
+            raw = await _read_capped(resp, 64 * 1024, resp.url.path)
+            message = json.loads(raw).get("message") or ""
+        except (PeerError, ValueError, AttributeError, httpx.HTTPError):
+            message = ""
+        what = f"GET {resp.url.path}: {resp.status_code}" + (f" {message}" if message else "")
+        if resp.status_code in (401, 403):
+            raise PeerRejected(f"the peer refused our credentials ({what})")
+        if resp.status_code == 410:
+            raise PeerExpired(what)
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise PeerUnreachable(what)
+        raise PeerProtocolError(f"unexpected answer ({what})")
+
+
+async def _read_capped(resp: httpx.Response, cap: int, what: str) -> bytes:
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise PeerProtocolError(f"GET {what}: the answer ({declared} bytes) is larger than "
+                                f"the limit of {cap} bytes")
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise PeerProtocolError(f"GET {what}: the answer is larger than the limit of "
+                                    f"{cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _lines(chunks: AsyncIterator[bytes], cap: int) -> AsyncIterator[bytes]:
+    """Newline-delimited lines; a line longer than ``cap`` bytes is a PeerProtocolError."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        while (end := buf.find(b"\n")) >= 0:
+            yield bytes(buf[:end])
+            del buf[:end + 1]
+        if len(buf) > cap:
+            raise PeerProtocolError(f"a watch event is longer than the limit of {cap} bytes")
+    if buf.strip():
+        yield bytes(buf)
+
+
+def _event(line: bytes, plural: str) -> PeerEvent:
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        raise PeerProtocolError(f"the watch of {plural} sent a line that is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise PeerProtocolError(f"the watch of {plural} sent something that is not an event")
+    type_, obj = data.get("type"), data["object"]
+    if type_ == "ERROR":
+        code, message = obj.get("code"), obj.get("message") or "an ERROR event"
+        if code == 410:
+            raise PeerExpired(f"watch of {plural}: {message}")
+        raise PeerUnreachable(f"watch of {plural}: {code} {message}")
+    if type_ not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+        raise PeerProtocolError(f"the watch of {plural} sent an event of type {type_!r}")
+    return PeerEvent(type_, obj, _revision(obj.get("metadata"), f"a {type_} event"))
+
+
+def _revision(meta: object, what: str) -> int:
+    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    if not isinstance(rv, str) or not rv.isdigit():
+        raise PeerProtocolError(f"{what} has no valid metadata.resourceVersion")
+    return int(rv)
+
+
+def _transport_error(err: httpx.HTTPError) -> PeerError:
+    if isinstance(err, httpx.TimeoutException):
+        return PeerUnreachable(f"timed out talking to the peer ({type(err).__name__})")
+    if isinstance(err, httpx.ConnectError):
+        return PeerUnreachable(f"cannot connect to the peer: {err}")
+    if isinstance(err, (httpx.RemoteProtocolError, httpx.DecodingError)):
+        return PeerProtocolError(f"the peer broke the HTTP protocol: {err}")
+    return PeerUnreachable(f"{type(err).__name__}: {err}")

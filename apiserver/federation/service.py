@@ -1,0 +1,62 @@
+"""The federation controller as the application sees it: leader election around the manager,
+a readiness check, and the ``/metrics`` endpoint. ``create_app`` wires these three in."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..api import keys
+from ..config import Settings
+from ..resources.store import ResourceStore
+from .leader import LeaderElection
+from .manager import FederationManager, ManagerOptions
+from .metrics import FederationCollector, registry
+
+log = logging.getLogger(__name__)
+
+
+class Federation:
+    """Owns the election and manager tasks. Options for tests and benchmarks may be passed as
+    ``settings.extra["federation"]`` (a ManagerOptions)."""
+
+    def __init__(self, settings: Settings, store: ResourceStore) -> None:
+        self.enabled = settings.federation
+        options = settings.extra.get("federation") if settings.extra else None
+        self.manager = FederationManager(store, cluster_name=settings.cluster_name,
+                                         options=options if isinstance(options, ManagerOptions)
+                                         else None)
+        self.election = LeaderElection(
+            store.storage, identity=f"{settings.cluster_name}/{socket.gethostname()}:{settings.listen_port}")
+        self.registry = registry(FederationCollector(
+            self.manager.statuses, lambda: self.election.role == "leader"))
+        self._ready_once = False
+
+    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        """cleanup_ctx: campaign (and, as leader, sync) while the application runs."""
+        task = asyncio.create_task(self.election.run(self.manager.run),
+                                   name="federation") if self.enabled else None
+        yield
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def not_ready(self) -> str | None:
+        """Readiness: every peer synced once or failed (latched once true); a follower
+        replica is ready at once."""
+        if not self.enabled or self._ready_once:
+            return None
+        if self.election.role is None:
+            return "federation: leader election pending"
+        why = self.manager.not_ready() if self.election.role == "leader" else None
+        self._ready_once = why is None
+        return why
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """``/metrics``: readable by admins and viewers when authentication is configured."""
+        request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None)
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
