@@ -126,6 +126,7 @@ def _node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if isinstance(bgp, dict):
         if not bgp:
             report.add("spec.bgp", "spec.bgp must not be empty when present")
+        _report_problem(report, "spec.bgp.asNumber", network_checks.as_number_problem(bgp.get("asNumber")))
         _check_all(report, "spec.bgp", bgp, {
             "ipv4Address": lambda v: cidr_problem(v, version=4),
             "ipv6Address": lambda v: cidr_problem(v, version=6),
@@ -149,6 +150,11 @@ def _node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for key in ("wireguardPublicKey", "wireguardPublicKeyV6"):
         if text(status, key) and not is_wireguard_key(status[key]):
             report.add(f"status.{key}", "invalid WireGuard public key: must be 32 bytes, base64-encoded")
+
+
+def _report_problem(report: Report, field: str, problem: str | None) -> None:
+    if problem:
+        report.add(field, problem)
 
 
 def _mac_problem(value: Any) -> str | None:
