@@ -1,0 +1,4 @@
+"""``python -m ctl``."""
+from .cli import main
+
+raise SystemExit(main())

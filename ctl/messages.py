@@ -1,0 +1,105 @@
+"""calicoctl's wording of API errors (libcalico-go ``errors.go``), rebuilt from ``Status``."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .client import (AlreadyExists, ApiError, BadRequest, Conflict, CtlError, Invalid,
+                     NotFound)
+
+_INITIALISMS = (("Cidr", "CIDR"), ("Ipip", "IPIP"), ("Vxlan", "VXLAN"), ("Bgp", "BGP"),
+                ("Icmp", "ICMP"), ("Mtu", "MTU"), ("Uid", "UID"), ("Asn", "ASN"))
+
+
+def ident(kind: str, name: str, namespace: str | None = None) -> str:
+    """libcalico-go's resource identifier: ``Kind(name)`` or ``Kind(namespace/name)``."""
+    return f"{kind}({namespace}/{name})" if namespace else f"{kind}({name})"
+
+
+def describe(err: CtlError, kind: str, name: str, namespace: str | None = None,
+             obj: dict | None = None) -> str:
+    """The text calicoctl prints for ``err`` raised while handling one resource."""
+    who = ident(kind, name, namespace)
+    if isinstance(err, NotFound):
+        return f"resource does not exist: {who} with error: <nil>"
+    if isinstance(err, AlreadyExists):
+        return f"resource already exists: {who} with error: <nil>"
+    if isinstance(err, Conflict):
+        return f"update conflict: {who}"
+    if isinstance(err, ApiError):
+        unknown = [c for c in err.causes if c.get("reason") == "FieldUnknown"]
+        if isinstance(err, BadRequest) and unknown:
+            field = re.split(r"[.\[]", str(unknown[0].get("field", "")))[-1].rstrip("]")
+            return f"field in document is not recognized or is in the wrong location: {field}"
+        if isinstance(err, Invalid) and err.causes:
+            return validation_text(err.causes, kind, obj or {})
+        return err.message
+    return str(err)
+
+
+def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:
+    """libcalico-go ``ErrorValidation.Error()``: one field, or a ``-  `` list of fields."""
+    fields = [_errored_field(c, kind, obj) for c in causes]
+    if len(fields) == 1:
+        return f"error with field {fields[0]}"
+    return "error with the following fields:\n" + "".join(f"-  {f}\n" for f in fields)
+
+
+def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:
+    path = _segments(str(cause.get("field") or ""))
+    text = go_field_name(kind, path)
+    value = _value_at(obj, path)
+    if value is not None:
+        text += f" = '{_go_value(value)}'"
+    message = str(cause.get("message") or "")
+    return f"{text} ({message})" if message else text
+
+
+def _segments(field: str) -> list[str | int]:
+    out: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return out
+
+
+def go_field_name(kind: str, path: list[str | int]) -> str:
+    """The Go field name calicoctl's validator reports: ``Kind.Spec.Field`` for a top-level
+    spec field, the element type (``Port``) for a list item, else the last field."""
+    names = [p for p in path if isinstance(p, str)]
+    if not names:
+        return kind
+    if len(path) == 2 and path[0] in ("spec", "metadata"):
+        return f"{kind}.{_go(str(path[0]))}.{_go(str(path[1]))}"
+    last = names[-1]
+    if isinstance(path[-1], int) and last.endswith("s"):
+        last = last[:-1]
+    return _go(last)
+
+
+def _go(name: str) -> str:
+    text = name[:1].upper() + name[1:]
+    for lower, upper in _INITIALISMS:
+        text = text.replace(lower, upper)
+    return re.sub(r"Ip(?=[A-Z0-9]|s?$)", "IP", re.sub(r"Id$", "ID", text))
+
+
+def _value_at(obj: Any, path: list[str | int]) -> Any:
+    cur = obj
+    for step in path:
+        if isinstance(step, int) and isinstance(cur, list) and step < len(cur):
+            cur = cur[step]
+        elif isinstance(step, str) and isinstance(cur, dict) and step in cur:
+            cur = cur[step]
+        else:
+            return None
+    return cur
+
+
+def _go_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(v)}" for k, v in sorted(value.items())) + "]"
+    return str(value)
