@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from jsonschema.validators import Draft202012Validator
 
 REPO = Path(__file__).resolve().parents[1]
 CRDS = REPO.parent / "shared" / "reference" / "crds"
@@ -41,3 +42,4 @@ def test_every_schema_pins_api_version_kind_and_strict_metadata(name: str) -> No
     assert props["metadata"]["additionalProperties"] is False
     assert schema["additionalProperties"] is False
     assert name == schema["title"].lower() + ".json"
+    Draft202012Validator.check_schema(schema)

@@ -61,7 +61,7 @@ INVALID = [
     ("name-subdomain", obj("GlobalNetworkSet", {}, name="Bad_Name"), "metadata.name",
      "invalid name 'Bad_Name'", "FieldValueInvalid"),
     ("name-too-long", obj("GlobalNetworkSet", {}, name="a" * 254), "metadata.name",
-     "at most 253", "FieldValueTooLong"),
+     "may not be longer than 253 characters", "FieldValueTooLong"),
     ("tier-name-no-dot", obj("Tier", {"order": 5}, name="a.b"), "metadata.name", "DNS label", "FieldValueInvalid"),
     ("gnp-name-two-dots", obj("GlobalNetworkPolicy", {}, name="a.b.c"), "metadata.name",
      "at most one '.'", "FieldValueInvalid"),
@@ -311,6 +311,7 @@ HOSTILE = [
     ("nulls-everywhere", {"apiVersion": None, "kind": None, "metadata": {"name": None, "labels": None},
                           "spec": {"ingress": [None], "types": None}}),
     ("list-body", [1, 2, 3]),
+    ("enormous-integer", obj("GlobalNetworkPolicy", {"order": 10**5000, "selector": 10**5000})),
 ]
 
 

@@ -297,6 +297,8 @@ def shown(value: object, limit: int = 80) -> str:
     if isinstance(value, str):
         text = value if len(value) <= limit else value[:limit] + "…"
         return repr(text)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a very large integer"
     if isinstance(value, (bool, int, float)) or value is None:
         return repr(value)
     return f"a {type(value).__name__}"

@@ -14,7 +14,8 @@ what was given and what is allowed, and a Kubernetes cause type). Two layers pro
 2. the semantic checks of `apiserver.resources.checks` (selectors, CIDRs, ports, protocols,
    CEL rules, names, labels, Calico's struct validators).
 
-Hostile input costs bounded time and memory: objects nested deeper than `MAX_DEPTH` or with
+A semantic cause on a field that already has a schema cause is left out (one clear message
+per field). Hostile input costs bounded time and memory: objects nested deeper than `MAX_DEPTH` or with
 more than `MAX_NODES` values are refused before any other check, at most `MAX_CAUSES` causes
 are reported, and nothing here recurses on user data except jsonschema, which the depth bound
 protects. No exception escapes `validate` or `default` for any JSON-shaped input.
@@ -27,7 +28,7 @@ import functools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ MAX_NODES = 200_000
 """Most JSON values (objects, lists, scalars) one object may contain."""
 MAX_CAUSES = 100
 """Most causes reported for one object; the last one says how many more were found."""
+_SCAN_LIMIT = 10 * MAX_CAUSES
 
+_FORMAT_NAMES = {"cidr": "CIDR", "date-time": "RFC 3339 date-time"}
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number",
                "boolean": "a boolean", "object": "an object", "array": "a list", "null": "null"}
 
@@ -89,14 +92,16 @@ class Validator:
     """Defaults and validates objects of every kind that has a schema in ``schema_dir``."""
 
     def __init__(self, schema_dir: Path) -> None:
-        """Load and compile every ``*.json`` schema in ``schema_dir`` (raises OSError/ValueError)."""
+        """Load and compile every ``*.json`` schema in ``schema_dir`` (raises OSError/ValueError).
+
+        The schemas are trusted files (``tests/test_schemas.py`` checks they are valid JSON Schema).
+        """
         self._schemas: dict[str, dict[str, Any]] = {}
         self._compiled: dict[str, Any] = {}
         formats = _format_checker()
         for path in sorted(Path(schema_dir).glob("*.json")):
             schema = json.loads(path.read_text())
             kind = schema["title"]
-            _SchemaValidator.check_schema(schema)
             self._schemas[kind] = schema
             self._compiled[kind] = _SchemaValidator(schema, format_checker=formats)
 
@@ -128,12 +133,15 @@ class Validator:
         problem = _shape_problem(obj)
         if problem is not None:
             return [problem]
-        found = chain(_schema_causes(compiled.iter_errors(obj)), checks.run(kind, obj))
-        return _bounded(_dedupe(found))
+        schema_causes = list(islice(_dedupe(_schema_causes(compiled.iter_errors(obj))), _SCAN_LIMIT))
+        reported = {cause.field for cause in schema_causes}
+        semantic = (cause for cause in checks.run(kind, obj) if cause.field not in reported)
+        return _bounded(_dedupe(chain(schema_causes, semantic)))
 
 
 def _shape_problem(obj: Any) -> Cause | None:
-    """A cause when ``obj`` is not an object or exceeds the depth/size bounds (iterative)."""
+    """A cause when ``obj`` is not an object, exceeds the depth/size bounds or holds an integer
+    no Go type can hold (iterative: safe on any nesting)."""
     if not isinstance(obj, dict):
         return Cause("", f"the body must be a JSON object, not {shown(obj)}", "FieldValueTypeInvalid")
     pending: deque[tuple[Any, int]] = deque([(obj, 1)])
@@ -145,6 +153,8 @@ def _shape_problem(obj: Any) -> Cause | None:
             return Cause("", f"the object has more than {MAX_NODES} values", "FieldValueTooLong")
         if depth > MAX_DEPTH:
             return Cause("", f"the object is nested deeper than {MAX_DEPTH} levels", "FieldValueInvalid")
+        if isinstance(value, int) and value.bit_length() > 64:
+            return Cause("", "the object holds a number beyond 64 bits", "FieldValueInvalid")
         if isinstance(value, dict):
             pending.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
@@ -214,7 +224,7 @@ def _bound_cause(field: str, keyword: str, expected: Any, value: Any) -> Cause:
         "minimum": f"{shown(value)} is less than the minimum {expected}",
         "maximum": f"{shown(value)} is greater than the maximum {expected}",
         "pattern": f"{shown(value)} does not match the pattern {expected}",
-        "format": f"{shown(value)} is not a valid {expected}",
+        "format": f"invalid {_FORMAT_NAMES.get(expected, expected)} {shown(value)}",
         "maxProperties": f"must have at most {expected} entries",
         "minProperties": f"must have at least {expected} entries",
     }
@@ -240,18 +250,9 @@ def _dedupe(causes: Iterable[Cause]) -> Iterator[Cause]:
 
 
 def _bounded(causes: Iterable[Cause]) -> list[Cause]:
-    """The first `MAX_CAUSES` - 1 causes, plus one that counts the rest."""
-    out: list[Cause] = []
-    extra = 0
-    for cause in causes:
-        if len(out) < MAX_CAUSES - 1:
-            out.append(cause)
-        else:
-            extra += 1
-            if extra > 10 * MAX_CAUSES:
-                break
-    if extra == 1:
-        out.append(cause)
-    elif extra:
-        out.append(Cause("", f"{extra}{'+' if extra > 10 * MAX_CAUSES else ''} more problems not shown"))
-    return out
+    """The first `MAX_CAUSES` - 1 causes, plus one that counts the rest (scanning a bounded number)."""
+    kept = list(islice(causes, _SCAN_LIMIT))
+    if len(kept) <= MAX_CAUSES:
+        return kept
+    more = f"{len(kept) - MAX_CAUSES + 1}{'+' if len(kept) == _SCAN_LIMIT else ''}"
+    return [*kept[:MAX_CAUSES - 1], Cause("", f"{more} more problems not shown")]
