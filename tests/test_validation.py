@@ -242,6 +242,9 @@ DEFAULTS = [
     ("protocol-and-ports", gnp_rule({"action": "Allow", "protocol": "6", "destination": {"ports": ["80", "90:90"]}}),
      {"ingress": [{"action": "Allow", "protocol": 6, "destination": {"ports": [80, 90]}}]}),
     ("dotted-as-number", obj("BGPPeer", {"asNumber": "1.10"}), {"asNumber": 65546}),
+    ("go-zero-of-required-int", obj("FelixConfiguration", {"failsafeInboundHostPorts": [{"protocol": "TCP"}]},
+                                    name="default"),
+     {"failsafeInboundHostPorts": [{"protocol": "TCP", "port": 0}]}),
 ]
 
 
