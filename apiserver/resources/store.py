@@ -163,10 +163,10 @@ class ResourceStore:
         self._check_owner(kind, obj, None, actor)
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
-        await self.cache.sync()
-        self._prepare(kind, obj, None)
+        await self._prepare(kind, obj, None)
         key = object_key(kind.plural, name, namespace if kind.namespaced else None)
         if dry_run:
+            await self.cache.sync()
             if self.cache.entry(kind, name, namespace) is not None:
                 raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
                                     kind=kind.kind, name=name)
@@ -216,9 +216,8 @@ class ResourceStore:
             raise _not_supported(verb, kind, name, namespace)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported(verb, kind, name, namespace)
-        await self.cache.sync()
         for _ in range(MAX_RETRIES):
-            current = self.cache.entry(kind, name, namespace)
+            current = await self._current(kind, name, namespace, pinned)
             if current is None:
                 raise NotFound(f"{ident(kind, name, namespace)} not found",
                                kind=kind.kind, name=name)
@@ -226,7 +225,7 @@ class ResourceStore:
                 raise _conflict(kind, name, namespace, pinned, current.revision)
             obj = self._merged(kind, current, change(copy.deepcopy(current.obj)), subresource)
             self._check_owner(kind, obj, current.obj, actor)
-            self._prepare(kind, obj, current.obj)
+            await self._prepare(kind, obj, current.obj)
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(current.revision)
                 return obj
@@ -289,8 +288,7 @@ class ResourceStore:
             raise _not_supported("Delete", kind, name, namespace)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported("Delete", kind, name, namespace)
-        await self.cache.sync()
-        current = self.cache.entry(kind, name, namespace)
+        current = await self._current(kind, name, namespace, resource_version)
         if current is None:
             raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
         if resource_version and resource_version != str(current.revision):
@@ -350,8 +348,21 @@ class ResourceStore:
                              f"{kind.kind} is not a namespaced resource", kind=kind.kind, name=name)
         return obj
 
-    def _prepare(self, kind: Kind, obj: dict, old: dict | None) -> None:
-        """Defaults, validation (all causes at once), then cross-object hooks."""
+    async def _current(self, kind: Kind, name: str, namespace: str | None,
+                       pinned: str | None) -> Entry | None:
+        """The cached object, after catching up with etcd when the cache looks behind (absent,
+        or older than the version the client pinned): writes skip that round trip otherwise,
+        because their compare-and-swap catches a stale read anyway."""
+        current = self.cache.entry(kind, name, namespace)
+        if current is None or (pinned is not None and pinned != str(current.revision)):
+            await self.cache.sync()
+            current = self.cache.entry(kind, name, namespace)
+        return current
+
+    async def _prepare(self, kind: Kind, obj: dict, old: dict | None) -> None:
+        """Defaults, validation (all causes at once), then cross-object hooks (re-checked
+        after catching up with etcd before a refusal, as another server may have just written
+        what the rule needs)."""
         self.validator.default(kind.kind, obj)
         causes = self.validator.validate(kind.kind, obj)
         name = obj["metadata"].get("name")
@@ -365,7 +376,11 @@ class ResourceStore:
                 f"{c.field}: {c.message}" for c in causes), kind=kind.kind, name=name,
                 causes=causes)
         if kind.hooks.check:
-            kind.hooks.check(self.cache, obj, old)
+            try:
+                kind.hooks.check(self.cache, obj, old)
+            except ApiError:
+                await self.cache.sync()
+                kind.hooks.check(self.cache, obj, old)
 
     @staticmethod
     def _check_owner(kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
