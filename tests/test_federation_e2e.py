@@ -20,6 +20,9 @@ from apiserver.storage.embedded import EmbeddedEtcd
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
 NAMES = ("cluster-a", "cluster-b", "cluster-c")
 DEADLINE = 30.0
+PLURALS = {"GlobalNetworkSet": "globalnetworksets", "NetworkSet": "networksets",
+           "GlobalNetworkPolicy": "globalnetworkpolicies",
+           "RemoteClusterConfiguration": "remoteclusterconfigurations"}
 
 
 def eventually(check: Callable[[], object], *, timeout: float = DEADLINE,
@@ -88,7 +91,7 @@ class Cluster:
 
     # -- helpers -----------------------------------------------------------------------------
     def apply(self, obj: dict) -> dict:
-        kind = obj["kind"].lower() + "s"
+        kind = PLURALS[obj["kind"]]
         ns = obj["metadata"].get("namespace")
         base = f"{GROUP}/namespaces/{ns}/{kind}" if ns else f"{GROUP}/{kind}"
         with self.client() as c:
