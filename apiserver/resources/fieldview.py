@@ -5,6 +5,7 @@ run on objects that also have schema errors (which the schema layer reports).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from apiserver.resources.errors import Cause
@@ -19,6 +20,15 @@ class Report:
     def add(self, field: str, message: str, reason: str = "FieldValueInvalid") -> None:
         """Record that ``field`` (a JSON path) is wrong, saying why in ``message``."""
         self.causes.append(Cause(field, message, reason))
+
+    def check(self, field: str, problem: str | None, reason: str = "FieldValueInvalid") -> None:
+        """Record ``problem`` for ``field`` when there is one (``None`` means fine)."""
+        if problem:
+            self.add(field, problem, reason)
+
+
+Check = Callable[[Report, dict[str, Any], dict[str, Any]], None]
+"""A named semantic check: ``check(report, obj, spec)`` adds causes, never raises or mutates."""
 
 
 def as_mapping(value: Any) -> dict[str, Any]:

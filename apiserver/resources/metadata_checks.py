@@ -46,18 +46,14 @@ def check_name(report: Report, kind: str, metadata: dict[str, Any]) -> None:
 def check_labels(report: Report, field: str, labels: dict[str, Any]) -> None:
     """Label keys are qualified names and values are label values."""
     for key, value in labels.items():
-        problem = qualified_name_problem(key) or label_value_problem(value)
-        if problem:
-            report.add(field, problem)
+        report.check(field, qualified_name_problem(key) or label_value_problem(value))
 
 
 def check_annotations(report: Report, field: str, annotations: dict[str, Any]) -> None:
     """Annotation keys (lower-cased) are qualified names; total size at most 256 KiB."""
     total = 0
     for key, value in annotations.items():
-        problem = qualified_name_problem(key.lower())
-        if problem:
-            report.add(field, problem)
+        report.check(field, qualified_name_problem(key.lower()))
         total += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
     if total > ANNOTATION_LIMIT:
         report.add(field, f"annotations total {total} bytes; at most {ANNOTATION_LIMIT} are allowed",

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.fieldview import Report, as_mapping, items, mapping, text
+from apiserver.resources.fieldview import Check, Report, as_mapping, items, mapping, text
 from apiserver.resources.metadata_checks import check_annotations, check_labels
 from apiserver.resources.formats import (
     INTERFACE_NAME, cidr_problem, ip_problem, ip_version, is_duration, is_go_regexp, is_name,
@@ -41,9 +41,9 @@ def as_number_problem(value: Any) -> str | None:
 def _as_numbers(report: Report, base: str, holder: dict[str, Any], keys: tuple[str, ...]) -> None:
     for key in keys:
         if key in holder:
-            _report(report, f"{base}.{key}", as_number_problem(holder[key]))
+            report.check(f"{base}.{key}", as_number_problem(holder[key]))
         for index, value in enumerate(items(holder, key)):
-            _report(report, f"{base}.{key}[{index}]", as_number_problem(value))
+            report.check(f"{base}.{key}[{index}]", as_number_problem(value))
 
 
 def _enabled(mode: Any) -> bool:
@@ -126,13 +126,13 @@ def _bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]
     for key in ("serviceLoadBalancerIPs", "serviceExternalIPs", "serviceClusterIPs"):
         for index, block in enumerate(items(spec, key)):
             if text(block, "cidr"):
-                _report(report, f"spec.{key}[{index}].cidr", cidr_problem(block["cidr"], masked=True))
+                report.check(f"spec.{key}[{index}].cidr", cidr_problem(block["cidr"], masked=True))
     for index, interface in enumerate(items(spec, "ignoredInterfaces")):
         if interface == "*" or not (isinstance(interface, str) and _BGP_FILTER_INTERFACE.fullmatch(interface)):
             report.add(f"spec.ignoredInterfaces[{index}]", f"invalid interface name {shown(interface)}")
     for key, version in (("localWorkloadPeeringIPV4", 4), ("localWorkloadPeeringIPV6", 6)):
         if text(spec, key):
-            _report(report, f"spec.{key}", ip_problem(spec[key], version=version))
+            report.check(f"spec.{key}", ip_problem(spec[key], version=version))
     _durations(report, "spec", spec, ("nodeMeshMaxRestartTime",))
     _as_numbers(report, "spec", spec, ("asNumber",))
 
@@ -149,7 +149,7 @@ def _communities(report: Report, spec: dict[str, Any]) -> None:
         if not text(community, "value"):
             report.add(f"{field}.value", "community value is required", "FieldValueRequired")
         else:
-            _report(report, f"{field}.value", _community_problem(community["value"]))
+            report.check(f"{field}.value", _community_problem(community["value"]))
     advertisements = items(spec, "prefixAdvertisements")
     if communities and not advertisements:
         report.add("spec.communities", "communities are defined but not used in prefixAdvertisements")
@@ -158,7 +158,7 @@ def _communities(report: Report, spec: dict[str, Any]) -> None:
         if not text(advertisement, "cidr"):
             report.add(f"{field}.cidr", "cidr is required", "FieldValueRequired")
         else:
-            _report(report, f"{field}.cidr", cidr_problem(advertisement["cidr"]))
+            report.check(f"{field}.cidr", cidr_problem(advertisement["cidr"]))
         if "communities" not in as_mapping(advertisement):
             report.add(f"{field}.communities", "communities are required", "FieldValueRequired")
         for position, value in enumerate(items(advertisement, "communities")):
@@ -238,7 +238,7 @@ def _bgp_filter(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> No
 def _bgp_filter_rule(report: Report, field: str, rule: dict[str, Any], version: int) -> None:
     cidr, operator = text(rule, "cidr"), text(rule, "matchOperator")
     if cidr:
-        _report(report, f"{field}.cidr", cidr_problem(cidr, version=version, masked=True))
+        report.check(f"{field}.cidr", cidr_problem(cidr, version=version, masked=True))
     if bool(cidr) != bool(operator):
         report.add(f"{field}.cidr" if not cidr else f"{field}.matchOperator",
                    "cidr and matchOperator must both be set or both be empty")
@@ -317,9 +317,9 @@ def _felix(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     selector_field(report, "spec.nodeSelector", spec.get("nodeSelector"))
     for key, rule in FELIX_FIELDS.items():
         if key in spec:
-            _report(report, f"spec.{key}", rule(spec[key]))
+            report.check(f"spec.{key}", rule(spec[key]))
     for index, interface in enumerate(items(spec, "bpfForceTrackPacketsFromIfaces")):
-        _report(report, f"spec.bpfForceTrackPacketsFromIfaces[{index}]",
+        report.check(f"spec.bpfForceTrackPacketsFromIfaces[{index}]",
                 _matching(_IFACE_FILTER, "interface filter")(interface))
     _felix_ports(report, spec)
     _felix_cidrs(report, spec)
@@ -344,11 +344,11 @@ def _felix_ports(report: Report, spec: dict[str, Any]) -> None:
         problem = port if isinstance(port, str) else port_problem(port)
         if not problem and port.name:
             problem = "node port ranges must not contain named ports"
-        _report(report, f"spec.kubeNodePortRanges[{index}]", problem)
+        report.check(f"spec.kubeNodePortRanges[{index}]", problem)
     for key in ("natPortRange", "bpfPSNATPorts"):
         if key in spec:
             port = parse_port(spec[key])
-            _report(report, f"spec.{key}", port if isinstance(port, str) else port_problem(port))
+            report.check(f"spec.{key}", port if isinstance(port, str) else port_problem(port))
     for key in ("failsafeInboundHostPorts", "failsafeOutboundHostPorts"):
         for index, proto_port in enumerate(items(spec, key)):
             protocol = proto_port.get("protocol", "") if isinstance(proto_port, dict) else ""
@@ -356,15 +356,15 @@ def _felix_ports(report: Report, spec: dict[str, Any]) -> None:
                 report.add(f"spec.{key}[{index}].protocol",
                            f"protocol must be 'TCP', 'UDP' or 'SCTP', not {shown(protocol)}")
             if text(proto_port, "net"):
-                _report(report, f"spec.{key}[{index}].net", cidr_problem(proto_port["net"]))
+                report.check(f"spec.{key}[{index}].net", cidr_problem(proto_port["net"]))
 
 
 def _felix_cidrs(report: Report, spec: dict[str, Any]) -> None:
     for index, cidr in enumerate(items(spec, "externalNodesList")):
-        _report(report, f"spec.externalNodesList[{index}]", cidr_problem(cidr, version=4))
+        report.check(f"spec.externalNodesList[{index}]", cidr_problem(cidr, version=4))
     for key in ("bpfExcludeCIDRsFromNAT", "bpfDSROptoutCIDRs"):
         for index, cidr in enumerate(items(spec, key)):
-            _report(report, f"spec.{key}[{index}]", cidr_problem(cidr))
+            report.check(f"spec.{key}[{index}]", cidr_problem(cidr))
 
 
 def _route_tables(report: Report, spec: dict[str, Any]) -> None:
@@ -413,8 +413,8 @@ def _kube_controllers(report: Report, obj: dict[str, Any], spec: dict[str, Any])
         if text(template, "generateName") and not is_name(template["generateName"]):
             report.add(f"{field}.generateName", f"invalid generateName {shown(template['generateName'])}")
         for position, cidr in enumerate(items(template, "interfaceCIDRs")):
-            _report(report, f"{field}.interfaceCIDRs[{position}]", cidr_problem(cidr))
-        _report(report, f"{field}.interfacePattern", _regexp(template.get("interfacePattern")))
+            report.check(f"{field}.interfaceCIDRs[{position}]", cidr_problem(cidr))
+        report.check(f"{field}.interfacePattern", _regexp(template.get("interfacePattern")))
         selector_field(report, f"{field}.nodeSelector", template.get("nodeSelector"))
         check_labels(report, f"{field}.labels", mapping(template, "labels"))
         check_annotations(report, f"{field}.annotations", mapping(template, "annotations"))
@@ -426,12 +426,6 @@ def _durations(report: Report, base: str, holder: dict[str, Any], keys: tuple[st
             report.add(f"{base}.{key}", f"invalid duration {shown(holder[key])}: use a Go duration such as \"90s\"")
 
 
-def _report(report: Report, field: str, problem: str | None) -> None:
-    if problem:
-        report.add(field, problem)
-
-
-Check = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 KIND_CHECKS: dict[str, tuple[Check, ...]] = {
     "IPPool": (_ippool,),
     "BGPConfiguration": (_bgp_configuration,),

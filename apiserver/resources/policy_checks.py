@@ -6,15 +6,14 @@ the number), the stricter Go reading wins for HTTP/ICMP matches, as Calico appli
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from apiserver.resources import selectors
-from apiserver.resources.fieldview import Report, items, mapping, text
+from apiserver.resources.fieldview import Check, Report, items, mapping, text
 from apiserver.resources.formats import (
     cidr_problem, decode_protocol, is_name, parse_cidr, parse_port, port_problem,
-    protocol_is, protocol_problem, protocol_supports_ports, qualified_name_problem,
-    label_value_problem, shown)
+    protocol_is, protocol_problem, protocol_supports_ports, shown)
+from apiserver.resources.metadata_checks import check_annotations, check_labels
 
 GLOBAL_ONLY_IN_NAMESPACE_SELECTOR = "global() can only be used in an EntityRule namespaceSelector"
 PORTS_NEED_PROTOCOL = "rules that specify ports must set protocol to TCP, UDP or SCTP"
@@ -59,9 +58,7 @@ def check_entity_rule(report: Report, field: str, entity: dict[str, Any]) -> Non
     for key in ("ports", "notPorts"):
         for index, value in enumerate(items(entity, key)):
             port = parse_port(value)
-            problem = port if isinstance(port, str) else port_problem(port)
-            if problem:
-                report.add(f"{field}.{key}[{index}]", problem)
+            report.check(f"{field}.{key}[{index}]", port if isinstance(port, str) else port_problem(port))
     if "services" in entity:
         _services(report, field, entity)
 
@@ -88,9 +85,7 @@ def check_rule(report: Report, field: str, rule: dict[str, Any]) -> None:
     """One policy rule: protocols, ports, ICMP, HTTP, nets and IP versions, services."""
     for key in ("protocol", "notProtocol"):
         if key in rule:
-            problem = protocol_problem(rule[key])
-            if problem:
-                report.add(f"{field}.{key}", problem)
+            report.check(f"{field}.{key}", protocol_problem(rule[key]))
     _ports_need_protocol(report, field, rule)
     _icmp(report, field, rule)
     _http(report, field, rule)
@@ -104,11 +99,7 @@ def check_rule(report: Report, field: str, rule: dict[str, Any]) -> None:
             if destination.get(key):
                 report.add(f"{field}.destination.{key}", "ports and notPorts cannot be specified with services",
                            "FieldValueForbidden")
-    annotations = mapping(mapping(rule, "metadata"), "annotations")
-    for key in annotations:
-        problem = qualified_name_problem(key.lower())
-        if problem:
-            report.add(f"{field}.metadata.annotations", problem)
+    check_annotations(report, f"{field}.metadata.annotations", mapping(mapping(rule, "metadata"), "annotations"))
 
 
 def _ports_need_protocol(report: Report, field: str, rule: dict[str, Any]) -> None:
@@ -152,9 +143,7 @@ def _http(report: Report, field: str, rule: dict[str, Any]) -> None:
     if len(set(methods)) != len(methods):
         report.add(f"{field}.http.methods", "HTTP methods must not repeat", "FieldValueDuplicate")
     for index, path in enumerate(items(http, "paths")):
-        problem = _http_path_problem(path)
-        if problem:
-            report.add(f"{field}.http.paths[{index}]", problem)
+        report.check(f"{field}.http.paths[{index}]", _http_path_problem(path))
 
 
 def _http_path_problem(path: Any) -> str | None:
@@ -272,13 +261,9 @@ def _staged(report: Report, spec: dict[str, Any], *, global_scope: bool) -> None
 
 def _profile(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     _rules(report, spec)
-    for key, value in mapping(spec, "labelsToApply").items():
-        problem = qualified_name_problem(key) or label_value_problem(value)
-        if problem:
-            report.add("spec.labelsToApply", problem)
+    check_labels(report, "spec.labelsToApply", mapping(spec, "labelsToApply"))
 
 
-Check = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 KIND_CHECKS: dict[str, tuple[Check, ...]] = {
     "NetworkPolicy": (lambda r, o, s: _policy_spec(r, s, global_scope=False),),
     "GlobalNetworkPolicy": (lambda r, o, s: _policy_spec(r, s, global_scope=True),),
