@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -118,9 +119,13 @@ class ApiserverProcess:
     """``python -m apiserver`` as a real subprocess."""
 
     def __init__(self, etcd_endpoint: str | None, *args: str, data_dir: str | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, token: str | None = None,
+                 ca: str | None = None, cert: str | None = None) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert-file" in args else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.ca, self.cert = ca, cert
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.args = [sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{self.port}",
                      *args]
         if etcd_endpoint:
@@ -143,13 +148,26 @@ class ApiserverProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"apiserver exited {self.proc.returncode}: {self.output()}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200 and \
-                        httpx.get(self.url + GROUP + "/tiers/default", timeout=1).status_code == 200:
-                    return
+                with self.client(timeout=1) as c:
+                    if c.get("/readyz").status_code == 200 and \
+                            c.get(GROUP + "/tiers/default").status_code == 200:
+                        return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"apiserver not ready in {timeout}s: {self.output()}")
+
+    def client(self, *, cert: str | None | bool = True, timeout: float = 10) -> httpx.Client:
+        """An HTTP client for this server with its credentials (``cert``: a PEM with key and
+        chain, None for no client certificate, True for the server's default)."""
+        cert = self.cert if cert is True else cert
+        verify: ssl.SSLContext | bool = True
+        if self.ca:
+            verify = ssl.create_default_context(cafile=self.ca)
+            if cert:
+                verify.load_cert_chain(cert)
+        return httpx.Client(base_url=self.url, verify=verify, headers=self.headers,
+                            timeout=timeout)
 
     def output(self) -> str:
         return Path(self.log.name).read_text()
