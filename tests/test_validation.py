@@ -327,3 +327,36 @@ def test_hostile_input_is_rejected_quickly_without_exceptions(validator: Validat
     assert causes and len(causes) <= MAX_CAUSES
     assert all(isinstance(c, Cause) and len(c.message) < 1000 for c in causes)
     assert time.monotonic() - started < 5
+
+
+UPDATES = [
+    ("ippool-cidr-change", {"cidr": "10.0.0.0/16"}, {"cidr": "10.1.0.0/16"}, "spec.cidr", "cannot be changed"),
+    ("ippool-block-size-change", {"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/16", "blockSize": 28},
+     "spec.blockSize", "cannot be changed"),
+    ("ippool-load-balancer-to-workload", {"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]},
+     {"cidr": "10.0.0.0/16", "allowedUses": ["Workload"]}, "spec.allowedUses", "LoadBalancer"),
+]
+
+
+@pytest.mark.parametrize(("old_spec", "new_spec", "field", "message"), [case[1:] for case in UPDATES],
+                         ids=[case[0] for case in UPDATES])
+def test_update_rules(validator: Validator, old_spec: dict, new_spec: dict, field: str, message: str) -> None:
+    old, new = obj("IPPool", old_spec), obj("IPPool", new_spec)
+    validator.default("IPPool", old)
+    validator.default("IPPool", new)
+    assert validator.validate("IPPool", old) == []
+    causes = validator.validate_update("IPPool", old, new)
+    assert any(c.field == field and message in c.message for c in causes), causes
+
+
+def test_update_with_canonicalised_cidr_is_allowed(validator: Validator) -> None:
+    old, new = obj("IPPool", {"cidr": "fd00::/48"}), obj("IPPool", {"cidr": "FD00:0::/48"})
+    for resource in (old, new):
+        validator.default("IPPool", resource)
+    assert validator.validate_update("IPPool", old, new) == []
+
+
+def test_required_struct_gets_go_zero_value(validator: Validator) -> None:
+    resource = obj("KubeControllersConfiguration", {}, name="default")
+    assert check(validator, resource) == []
+    assert resource["spec"]["controllers"] == {}

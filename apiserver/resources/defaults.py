@@ -9,7 +9,8 @@
 2. the per-kind defaults of libcalico-go's clientv3 (`KIND_DEFAULTS`);
 3. the CRD defaults of the kind's schema, which fill only absent fields (an empty string
    counts as absent: Go's ``omitempty`` drops it before the CRD defaults are applied), and
-   the Go zero value of absent required integers and booleans ("absent == Go zero value").
+   the Go zero value of absent required integers, booleans and structs ("absent == Go zero
+   value").
 
 Everything here tolerates ill-typed input: a part of the wrong shape is left unchanged for
 validation to report.
@@ -49,15 +50,15 @@ POINTER_FIELDS = frozenset({"assignmentMode", "serviceLoadBalancerAggregation", 
 """Defaulted fields that are Go pointers: an explicit empty string is kept (and validated)."""
 
 
-_GO_ZERO = {"integer": 0, "boolean": False}
+_GO_ZERO: dict[str, Any] = {"integer": 0, "boolean": False, "object": {}}
 
 
 def fill_schema_defaults(schema: dict[str, Any], value: Any) -> None:
     """Fill ``default``s of ``schema`` into absent fields of ``value``.
 
     An empty string counts as absent, except in `POINTER_FIELDS`: Go's ``omitempty`` drops it
-    before Calico applies the CRD defaults. A required (non-``omitempty`` in Go) integer or
-    boolean that is absent gets its Go zero value, which Go's JSON encoding would have written.
+    before Calico applies the CRD defaults. A required (non-``omitempty`` in Go) integer,
+    boolean or struct that is absent gets its Go zero value, which Go's JSON encoding writes.
     """
     if isinstance(value, dict):
         required = schema.get("required", ())
@@ -65,7 +66,7 @@ def fill_schema_defaults(schema: dict[str, Any], value: Any) -> None:
             if "default" in sub and (name not in value or (value[name] == "" and name not in POINTER_FIELDS)):
                 value[name] = copy.deepcopy(sub["default"])
             elif name in required and name not in value and sub.get("type") in _GO_ZERO:
-                value[name] = _GO_ZERO[sub["type"]]
+                value[name] = copy.deepcopy(_GO_ZERO[sub["type"]])
             if name in value:
                 fill_schema_defaults(sub, value[name])
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):

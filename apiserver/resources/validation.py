@@ -4,6 +4,8 @@ The store calls, for every write and in this order::
 
     validator.default(kind, obj)          # mutates obj: CRD + Calico defaults, canonical forms
     causes = validator.validate(kind, obj)   # never mutates; [] means valid
+    # on updates, validate_update(kind, stored, obj) adds the rules that compare with the
+    # stored object (CRD transition rules such as "IPPool CIDR cannot be changed")
 
 `validate` reports every failure at once as `Cause` values (a JSON path, a message saying
 what was given and what is allowed, and a Kubernetes cause type). Two layers produce them:
@@ -37,7 +39,7 @@ import re2
 from jsonschema import ValidationError
 from jsonschema.validators import Draft202012Validator, extend
 
-from apiserver.resources import checks, defaults
+from apiserver.resources import checks, defaults, transitions
 from apiserver.resources.errors import Cause
 from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
 
@@ -51,6 +53,8 @@ MAX_CAUSES = 100
 """Most causes reported for one object; the last one says how many more were found."""
 _SCAN_LIMIT = 10 * MAX_CAUSES
 
+_RFC3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+_DRAFT_ITEMS = Draft202012Validator.VALIDATORS["items"]
 _FORMAT_NAMES = {"cidr": "CIDR", "date-time": "RFC 3339 date-time"}
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number",
                "boolean": "a boolean", "object": "an object", "array": "a list", "null": "null"}
@@ -83,8 +87,6 @@ def _format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
-_RFC3339 = (r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-_DRAFT_ITEMS = Draft202012Validator.VALIDATORS["items"]
 _SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern, "items": _items_within_bounds})
 
 
@@ -137,6 +139,11 @@ class Validator:
         reported = {cause.field for cause in schema_causes}
         semantic = (cause for cause in checks.run(kind, obj) if cause.field not in reported)
         return _bounded(_dedupe(chain(schema_causes, semantic)))
+
+    def validate_update(self, kind: str, old: dict[str, Any], new: Any) -> list[Cause]:
+        """`validate` of ``new`` plus the update-time rules against the stored ``old`` object
+        (IPPool CIDR and blockSize are immutable, ...). Never mutates either object."""
+        return _bounded(_dedupe(chain(self.validate(kind, new), transitions.run(kind, old, new))))
 
 
 def _shape_problem(obj: Any) -> Cause | None:
