@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
@@ -319,14 +318,13 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("resource", [case[1] for case in HOSTILE], ids=[case[0] for case in HOSTILE])
-def test_hostile_input_is_rejected_quickly_without_exceptions(validator: Validator, resource: Any) -> None:
-    started = time.monotonic()
+def test_hostile_input_is_rejected_without_exceptions(validator: Validator, resource: Any) -> None:
+    """Bounded work is by construction (depth/size guard, maxItems short-cut, RE2); bench/ times it."""
     if isinstance(resource, dict):
         validator.default("GlobalNetworkPolicy", resource)
     causes = validator.validate("GlobalNetworkPolicy", resource)
     assert causes and len(causes) <= MAX_CAUSES
     assert all(isinstance(c, Cause) and len(c.message) < 1000 for c in causes)
-    assert time.monotonic() - started < 5
 
 
 UPDATES = [
