@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from apiserver.resources import endpoint_checks, network_checks, policy_checks
+from apiserver.resources import config_checks, endpoint_checks, network_checks, policy_checks
 from apiserver.resources.errors import Cause
 from apiserver.resources.fieldview import Check, Report, items, mapping, text
 from apiserver.resources.formats import DNS_LABEL, cidr_problem, is_name, shown
@@ -112,5 +112,6 @@ KIND_CHECKS: dict[str, tuple[Check, ...]] = {
     **endpoint_checks.KIND_CHECKS,
     **policy_checks.KIND_CHECKS,
     **network_checks.KIND_CHECKS,
+    **config_checks.KIND_CHECKS,
 }
 """Named semantic checks per kind, run after the metadata checks."""

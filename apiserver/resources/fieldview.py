@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apiserver.resources.errors import Cause
+from apiserver.resources.formats import is_duration, shown
 
 
 class Report:
@@ -52,3 +53,10 @@ def text(holder: Any, key: str) -> str:
     """``holder[key]`` when it is a string, else ``""``."""
     value = holder.get(key) if isinstance(holder, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def check_durations(report: Report, base: str, holder: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Each present ``holder[key]`` must be a Go duration string (``metav1.Duration``)."""
+    for key in keys:
+        if key in holder and not is_duration(holder[key]):
+            report.add(f"{base}.{key}", f"invalid duration {shown(holder[key])}: use a Go duration such as \"90s\"")
