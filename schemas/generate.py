@@ -22,7 +22,9 @@ Conversion (what stays, what is rewritten):
 * every object that lists ``properties`` and neither sets ``additionalProperties`` nor
   preserves unknown fields gets ``additionalProperties: false`` (unknown fields are errors);
 * ``apiVersion`` is pinned to ``projectcalico.org/v3``, ``kind`` to the kind, and
-  ``metadata`` is replaced by a strict ObjectMeta subset.
+  ``metadata`` is replaced by a strict ObjectMeta subset;
+* each file carries ``title`` (the kind), ``x-kubernetes-group-version-kind`` and
+  ``x-calico-scope`` (``Cluster`` or ``Namespaced``, from the CRD).
 
 Output: ``<kind lower-case>.json``, sorted keys, indent 2, trailing newline; re-running the
 script on the same inputs reproduces the files byte for byte.

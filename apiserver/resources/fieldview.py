@@ -1,4 +1,5 @@
-"""Total accessors for reading untrusted JSON objects, and the `Report` checks write into.
+"""Total accessors for reading untrusted JSON objects, the `Report` checks write into, and the
+`Check` signature with a few checks every kind module shares.
 
 The accessors never raise: a field of the wrong type reads as empty, so semantic checks can
 run on objects that also have schema errors (which the schema layer reports).
