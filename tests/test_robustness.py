@@ -1,0 +1,278 @@
+"""Hostile input, concurrency, crashes and datastore faults, against real processes.
+Nothing acknowledged may be lost; nothing unacknowledged may appear half-written."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from apiserver.storage.embedded import EmbeddedEtcd
+from conftest import GROUP, ApiserverProcess, _tmp_root, running_server
+
+PLURALS = ["globalnetworksets", "networksets", "networkpolicies", "globalnetworkpolicies",
+           "ippools", "tiers", "felixconfigurations", "bgppeers", "hostendpoints",
+           "remoteclusterconfigurations", "clusterinformations", "profiles", "nodes",
+           "workloadendpoints", "nonsense"]
+KINDS = ["GlobalNetworkSet", "NetworkSet", "NetworkPolicy", "GlobalNetworkPolicy", "IPPool",
+         "Tier", "FelixConfiguration", "BGPPeer", "HostEndpoint", "Bogus"]
+
+
+def gns(name: str, nets: list[str] | None = None, labels: dict | None = None) -> dict:
+    return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+            "metadata": {"name": name, **({"labels": labels} if labels else {})},
+            "spec": {"nets": nets if nets is not None else ["10.0.0.0/24"]}}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=12), children, max_size=5), max_leaves=30)
+names = st.sampled_from(["a", "x1", "default", "Bad_Name", "..", "a" * 300, "%2F", "ns/x"]) \
+    | st.text(alphabet="abc-.z09", min_size=1, max_size=20)
+objects = st.builds(
+    lambda kind, name, ns, spec, extra: {"apiVersion": "projectcalico.org/v3", "kind": kind,
+                                         "metadata": {"name": name, **({"namespace": ns} if ns else {})},
+                                         "spec": spec, **extra},
+    st.sampled_from(KINDS), names, st.sampled_from([None, "default", "Bad NS"]),
+    st.dictionaries(st.sampled_from(["nets", "selector", "cidr", "order", "ingress", "tier",
+                                     "types", "node", "bogus"]), json_values, max_size=4),
+    st.dictionaries(st.sampled_from(["status", "extra", "metadata"]), json_values, max_size=1))
+bodies = (objects.map(lambda o: json.dumps(o).encode())
+          | json_values.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=200))
+queries = st.dictionaries(
+    st.sampled_from(["labelSelector", "fieldSelector", "selector", "limit", "continue",
+                     "dryRun", "resourceVersion", "watch", "timeoutSeconds", "junk"]),
+    st.text(max_size=20), max_size=3)
+content_types = st.sampled_from(["application/json", "application/yaml",
+                                 "application/merge-patch+json", "application/json-patch+json",
+                                 "application/strategic-merge-patch+json", "text/html", ""])
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(etcd):
+    from conftest import etcdctl
+    etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
+    proc = ApiserverProcess(etcd.endpoint, "--no-federation", "--request-timeout", "20").start()
+    yield proc
+    proc.stop()
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+       plural=st.sampled_from(PLURALS), namespace=st.sampled_from([None, "default", "x"]),
+       name=st.none() | names, sub=st.sampled_from([None, "status", "junk"]), query=queries,
+       body=bodies, ctype=content_types)
+def test_fuzz_every_route_never_5xx(fuzz_server, method, plural, namespace, name, sub, query,
+                                    body, ctype):
+    path = GROUP + (f"/namespaces/{namespace}" if namespace else "") + f"/{plural}"
+    if name is not None:
+        path += f"/{name}" + (f"/{sub}" if sub else "")
+    if query.get("watch"):
+        query["timeoutSeconds"] = "1"
+    with httpx.Client(base_url=fuzz_server.url, timeout=30) as c:
+        r = c.request(method, path, params=query, content=body,
+                      headers={"Content-Type": ctype})
+        assert r.status_code < 500, (method, path, query, body[:200], r.text[:500])
+        if r.status_code >= 400 and r.headers.get("content-type", "").startswith("application/json"):
+            assert r.json()["kind"] == "Status"
+        assert c.get("/healthz").text == "ok"
+
+
+def test_after_fuzzing_every_stored_object_is_valid_and_readable(fuzz_server):
+    with httpx.Client(base_url=fuzz_server.url, timeout=30) as c:
+        for plural in PLURALS[:-1]:
+            r = c.get(f"{GROUP}/{plural}")
+            assert r.status_code == 200, r.text
+            for obj in r.json()["items"]:
+                assert obj["apiVersion"] == "projectcalico.org/v3"
+                assert obj["metadata"]["name"] and obj["metadata"].get("uid") or \
+                    obj["metadata"]["name"] == "projectcalico-default-allow"
+
+
+async def test_fifty_read_modify_write_clients_lose_no_increment(client):
+    await client.post(f"{GROUP}/globalnetworksets", json=gns("counter", labels={"n": "0"}))
+    acknowledged = 0
+
+    async def worker() -> None:
+        nonlocal acknowledged
+        for _ in range(2):
+            while True:
+                obj = (await client.get(f"{GROUP}/globalnetworksets/counter")).json()
+                obj["metadata"]["labels"]["n"] = str(int(obj["metadata"]["labels"]["n"]) + 1)
+                r = await client.put(f"{GROUP}/globalnetworksets/counter", json=obj)
+                if r.status_code == 200:
+                    acknowledged += 1
+                    break
+                assert r.status_code == 409, r.text
+    await asyncio.gather(*(worker() for _ in range(50)))
+    final = (await client.get(f"{GROUP}/globalnetworksets/counter")).json()
+    assert int(final["metadata"]["labels"]["n"]) == acknowledged == 100
+
+
+def test_kill_9_during_a_large_apply_loses_nothing_acknowledged(clean_etcd):
+    proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation").start()
+    sent = {f"k9-{i:04d}": gns(f"k9-{i:04d}", [f"10.{i // 256}.{i % 256}.0/24"],
+                               {"batch": "kill9", "i": str(i)}) for i in range(1000)}
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def writer(names: list[str]) -> None:
+        with httpx.Client(base_url=proc.url, timeout=5) as c:
+            for name in names:
+                if stop.is_set():
+                    return
+                try:
+                    r = c.post(f"{GROUP}/globalnetworksets", json=sent[name])
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 201:
+                    acked.append(name)
+    keys = sorted(sent)
+    threads = [threading.Thread(target=writer, args=(keys[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    while len(acked) < 300:
+        if not any(t.is_alive() for t in threads):
+            break
+        threading.Event().wait(0.01)
+    os.kill(proc.proc.pid, signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join()
+    proc.proc.wait()
+    assert len(acked) >= 300
+    again = ApiserverProcess(clean_etcd.endpoint, "--no-federation").start()
+    try:
+        with again.client() as c:
+            stored = {o["metadata"]["name"]: o for o in
+                      c.get(f"{GROUP}/globalnetworksets?labelSelector=batch%3Dkill9").json()["items"]}
+        assert set(acked) <= set(stored)
+        for name, obj in stored.items():
+            assert obj["spec"] == sent[name]["spec"]
+            assert obj["metadata"]["labels"] == sent[name]["metadata"]["labels"]
+    finally:
+        again.stop()
+        proc.stop()
+
+
+@pytest.fixture
+def own_etcd():
+    data = Path(tempfile.mkdtemp(prefix="etcd-fault-", dir=_tmp_root()))
+    server = EmbeddedEtcd(data / "data", name="fault")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+async def test_etcd_down_under_load_watch_resumes_exactly(own_etcd):
+    async with running_server(own_etcd.endpoint) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            start = (await c.get(f"{GROUP}/globalnetworksets")).json()["metadata"]["resourceVersion"]
+            events: list[dict] = []
+
+            async def watcher() -> None:
+                async with c.stream("GET", f"{GROUP}/globalnetworksets?watch=1&resourceVersion={start}") as r:
+                    async for line in r.aiter_lines():
+                        if line.strip():
+                            events.append(json.loads(line))
+            watch = asyncio.create_task(watcher())
+            acked, failures, running = [], [], True
+
+            async def load() -> None:
+                i = 0
+                while running:
+                    r = await c.post(f"{GROUP}/globalnetworksets", json=gns(f"load-{i:05d}"))
+                    if r.status_code == 201:
+                        acked.append(r.json())
+                    else:
+                        assert r.status_code == 503, r.text
+                        failures.append(r.json())
+                    i += 1
+                    await asyncio.sleep(0.01)
+            loader = asyncio.create_task(load())
+            await asyncio.sleep(1)
+            await asyncio.to_thread(own_etcd.stop)
+            await asyncio.sleep(10)
+            await asyncio.to_thread(own_etcd.start)
+            resumed_at = len(acked)
+            for _ in range(300):
+                if len(acked) > resumed_at + 5:
+                    break
+                await asyncio.sleep(0.1)
+            running = False
+            await loader
+            for _ in range(100):
+                if len(events) >= len(acked):
+                    break
+                await asyncio.sleep(0.1)
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+    assert failures and all(f["code"] == 503 for f in failures)
+    seen = [(e["type"], e["object"]["metadata"]["name"], e["object"]["metadata"]["resourceVersion"])
+            for e in events]
+    assert seen == [("ADDED", o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in acked]
+
+
+async def test_watchers_that_never_read_do_not_grow_memory(clean_etcd):
+    async with running_server(clean_etcd.endpoint, watch_write_timeout=2.0) as url:
+        port = int(url.rsplit(":", 1)[1])
+        socks = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(f"GET {GROUP}/globalnetworksets?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        before = _rss()
+        big = [f"10.{i // 256}.{i % 256}.0/24" for i in range(400)]
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            for i in range(300):
+                r = await c.post(f"{GROUP}/globalnetworksets", json=gns(f"big-{i}", big))
+                assert r.status_code == 201
+            growth = _rss() - before
+            assert (await c.get("/healthz")).text == "ok"
+        for s in socks:
+            s.close()
+    # 300 objects of ~10 KB, sent to 20 watchers: ~60 MB if every watcher buffered them all
+    assert growth < 40, f"RSS grew by {growth:.0f} MiB"
+
+
+def _rss() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def test_watch_limit_per_client_is_429(clean_etcd):
+    async with running_server(clean_etcd.endpoint, max_watches_per_client=2) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+            url_w = f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=5"
+            async with c.stream("GET", url_w), c.stream("GET", url_w):
+                await asyncio.sleep(0.2)
+                r = await c.get(url_w)
+                assert r.status_code == 429 and r.json()["reason"] == "TooManyRequests"
+
+
+async def test_frozen_etcd_gives_a_timeout_status_not_a_hang(own_etcd):
+    async with running_server(own_etcd.endpoint, request_timeout=1.5) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            assert (await c.get(f"{GROUP}/tiers")).status_code == 200
+            os.kill(own_etcd.process.pid, signal.SIGSTOP)
+            try:
+                r = await c.post(f"{GROUP}/globalnetworksets", json=gns("frozen"))
+                assert r.status_code in (503, 504), r.text
+                assert r.json()["kind"] == "Status"
+            finally:
+                os.kill(own_etcd.process.pid, signal.SIGCONT)
