@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from apiserver.resources.formats import decode_protocol, parse_cidr, parse_port
@@ -31,47 +32,78 @@ POLICY_KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy",
 RULE_KINDS = POLICY_KINDS | {"Profile"}
 
 
-def apply(kind: str, schema: dict[str, Any], obj: dict[str, Any]) -> None:
-    """Default ``obj`` (a ``kind`` object whose JSON Schema is ``schema``) in place."""
-    if "spec" in schema.get("properties", {}) and obj.get("spec") is None:
+def apply(kind: str, plan: SchemaDefaults, obj: dict[str, Any]) -> None:
+    """Default ``obj`` (a ``kind`` object; ``plan`` is `compile_defaults` of its schema) in place.
+
+    Every v3 kind has a ``spec``: an absent or null one becomes ``{}`` (Go's zero struct).
+    """
+    if obj.get("spec") is None:
         obj["spec"] = {}
-    spec = obj.get("spec")
+    spec = obj["spec"]
     if not isinstance(spec, dict):
         return
     _canonicalise(kind, spec)
     kind_default = KIND_DEFAULTS.get(kind)
     if kind_default is not None:
         kind_default(obj, spec)
-    fill_schema_defaults(schema, obj)
+    fill_schema_defaults(plan, obj)
 
 
 POINTER_FIELDS = frozenset({"assignmentMode", "serviceLoadBalancerAggregation", "nftablesMode",
                             "nftablesFlowTableOffload", "defaultAction"})
 """Defaulted fields that are Go pointers: an explicit empty string is kept (and validated)."""
-
-
 _GO_ZERO: dict[str, Any] = {"integer": 0, "boolean": False, "object": {}}
 
 
-def fill_schema_defaults(schema: dict[str, Any], value: Any) -> None:
-    """Fill ``default``s of ``schema`` into absent fields of ``value``.
+@dataclass(frozen=True)
+class SchemaDefaults:
+    """The defaulting-relevant part of a JSON Schema, computed once per kind.
 
-    An empty string counts as absent, except in `POINTER_FIELDS`: Go's ``omitempty`` drops it
-    before Calico applies the CRD defaults. A required (non-``omitempty`` in Go) integer,
-    boolean or struct that is absent gets its Go zero value, which Go's JSON encoding writes.
+    ``fills``: (field, value, empty string counts as absent); ``children``/``items``: the
+    sub-schemas below which something is filled.
     """
+
+    fills: tuple[tuple[str, Any, bool], ...] = ()
+    children: tuple[tuple[str, SchemaDefaults], ...] = ()
+    items: SchemaDefaults | None = None
+
+
+def compile_defaults(schema: dict[str, Any]) -> SchemaDefaults | None:
+    """The `SchemaDefaults` of ``schema``, or None when nothing below it is ever filled.
+
+    Fills are the CRD ``default``s and, for required (non-``omitempty`` in Go) integers,
+    booleans and structs, their Go zero value, which Go's JSON encoding always writes.
+    """
+    fills, children = [], []
+    required = schema.get("required", ())
+    for name, sub in schema.get("properties", {}).items():
+        if "default" in sub:
+            fills.append((name, sub["default"], name not in POINTER_FIELDS))
+        elif name in required and sub.get("type") in _GO_ZERO:
+            fills.append((name, _GO_ZERO[sub["type"]], False))
+        child = compile_defaults(sub)
+        if child is not None:
+            children.append((name, child))
+    items = compile_defaults(schema["items"]) if isinstance(schema.get("items"), dict) else None
+    if not fills and not children and items is None:
+        return None
+    return SchemaDefaults(tuple(fills), tuple(children), items)
+
+
+def fill_schema_defaults(plan: SchemaDefaults | None, value: Any) -> None:
+    """Fill ``plan``'s values into the absent fields of ``value`` (and below), in place."""
+    if plan is None:
+        return
     if isinstance(value, dict):
-        required = schema.get("required", ())
-        for name, sub in schema.get("properties", {}).items():
-            if "default" in sub and (name not in value or (value[name] == "" and name not in POINTER_FIELDS)):
-                value[name] = copy.deepcopy(sub["default"])
-            elif name in required and name not in value and sub.get("type") in _GO_ZERO:
-                value[name] = copy.deepcopy(_GO_ZERO[sub["type"]])
+        for name, default, empty_is_absent in plan.fills:
+            if name not in value or (empty_is_absent and value[name] == ""):
+                value[name] = copy.deepcopy(default)
+        for name, child in plan.children:
             if name in value:
-                fill_schema_defaults(sub, value[name])
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+                fill_schema_defaults(child, value[name])
+    elif isinstance(value, list) and plan.items is not None:
         for item in value:
-            fill_schema_defaults(schema["items"], item)
+            fill_schema_defaults(plan.items, item)
 
 
 # --- canonical forms -------------------------------------------------------------------------

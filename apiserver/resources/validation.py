@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
@@ -100,12 +99,14 @@ class Validator:
         """
         self._schemas: dict[str, dict[str, Any]] = {}
         self._compiled: dict[str, Any] = {}
+        self._defaults: dict[str, defaults.SchemaDefaults] = {}
         formats = _format_checker()
         for path in sorted(Path(schema_dir).glob("*.json")):
             schema = json.loads(path.read_text())
             kind = schema["title"]
             self._schemas[kind] = schema
             self._compiled[kind] = _SchemaValidator(schema, format_checker=formats)
+            self._defaults[kind] = defaults.compile_defaults(schema) or defaults.SchemaDefaults()
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -122,9 +123,9 @@ class Validator:
         Parts of ``obj`` of the wrong shape are left for `validate` to report. Raises KeyError
         for an unknown kind only.
         """
-        schema = self._schemas[kind]
+        plan = self._defaults[kind]
         if isinstance(obj, dict) and _shape_problem(obj) is None:
-            defaults.apply(kind, schema, obj)
+            defaults.apply(kind, plan, obj)
 
     def validate(self, kind: str, obj: Any) -> list[Cause]:
         """Every reason ``obj`` is not a valid ``kind`` (empty when valid). Never mutates ``obj``.
@@ -151,21 +152,25 @@ def _shape_problem(obj: Any) -> Cause | None:
     no Go type can hold (iterative: safe on any nesting)."""
     if not isinstance(obj, dict):
         return Cause("", f"the body must be a JSON object, not {shown(obj)}", "FieldValueTypeInvalid")
-    pending: deque[tuple[Any, int]] = deque([(obj, 1)])
+    level: list[Any] = [obj]
     nodes = 0
-    while pending:
-        value, depth = pending.pop()
-        nodes += 1
-        if nodes > MAX_NODES:
-            return Cause("", f"the object has more than {MAX_NODES} values", "FieldValueTooLong")
+    for depth in range(1, MAX_DEPTH + 2):
+        if not level:
+            return None
         if depth > MAX_DEPTH:
             return Cause("", f"the object is nested deeper than {MAX_DEPTH} levels", "FieldValueInvalid")
-        if isinstance(value, int) and value.bit_length() > 64:
-            return Cause("", "the object holds a number beyond 64 bits", "FieldValueInvalid")
-        if isinstance(value, dict):
-            pending.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            pending.extend((v, depth + 1) for v in value)
+        nodes += len(level)
+        if nodes > MAX_NODES:
+            return Cause("", f"the object has more than {MAX_NODES} values", "FieldValueTooLong")
+        below: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                below.extend(value.values())
+            elif isinstance(value, list):
+                below.extend(value)
+            elif isinstance(value, int) and value.bit_length() > 64:
+                return Cause("", "the object holds a number beyond 64 bits", "FieldValueInvalid")
+        level = below
     return None
 
 
