@@ -106,7 +106,8 @@ async def serve(settings: Settings) -> None:
         endpoints = [embedded.endpoint]
         log.info("embedded etcd at %s (data in %s)", embedded.endpoint, embedded.data_dir)
     storage = EtcdStorage(endpoints, tls=EtcdTLS(settings.etcd_cafile, settings.etcd_certfile,
-                                                 settings.etcd_keyfile))
+                                                 settings.etcd_keyfile),
+                          timeout=settings.etcd_timeout)
     app = create_app(settings, storage)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

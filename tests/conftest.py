@@ -80,8 +80,8 @@ class running_server:
         self.endpoint, self.settings = endpoint, settings
 
     async def __aenter__(self) -> str:
-        self.storage = EtcdStorage([self.endpoint])
         settings = Settings(etcd_endpoints=(self.endpoint,), federation=False, **self.settings)
+        self.storage = EtcdStorage([self.endpoint], timeout=settings.etcd_timeout)
         self.app = create_app(settings, self.storage, validator=shared_validator())
         self.test_server = TestServer(self.app, host="127.0.0.1", port=free_port())
         await self.test_server.start_server()

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from ..resources import selectors, tables
 from ..resources.catalog import API_VERSION, Kind
-from ..resources.errors import ApiError, BadRequest, Gone, MethodNotAllowed, NotFound
+from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, NotFound,
+                                UnsupportedMediaType)
 from ..resources.patch import PATCH_TYPES
-from ..resources.store import Actor, ListOptions, ResourceStore
+from ..resources.store import FEDERATION_LABEL, Actor, ListOptions, ResourceStore
 from . import keys
 from .codec import dumps, parse_body, respond
 
@@ -101,7 +102,6 @@ async def get(request: web.Request) -> web.StreamResponse:
 
 
 def _is_copy(obj: dict) -> bool:
-    from ..resources.store import FEDERATION_LABEL
     return FEDERATION_LABEL in (obj["metadata"].get("labels") or {})
 
 
@@ -164,7 +164,6 @@ async def patch(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type not in PATCH_TYPES:
-        from ..resources.errors import UnsupportedMediaType
         raise UnsupportedMediaType(f"the patch content type {content_type!r} is not supported; "
                                    "use one of " + ", ".join(PATCH_TYPES))
     document = parse_body(await request.read(), "application/json")
@@ -197,7 +196,7 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
     first when it is absent or 0); a compacted start yields one 410 ERROR event."""
     store, settings = _store(request), request.app[keys.SETTINGS]
     options = _list_options(request)
-    keep = store._filter(options, _actor(request))
+    keep = store.filter_for(options, _actor(request))
     try:
         timeout = min(float(request.query.get("timeoutSeconds") or settings.watch_timeout),
                       settings.watch_timeout)
@@ -277,5 +276,3 @@ def _bookmark(kind: Kind, revision: int) -> bytes:
     return _event("BOOKMARK", dumps({"kind": kind.kind, "apiVersion": API_VERSION,
                                      "metadata": {"resourceVersion": str(revision)}}))
 
-
-__all__ = ["routes", "ApiError"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
 from ..storage import interface as st
-from ..storage.keys import collection_prefix, object_key
+from ..storage.keys import collection_prefix, object_key, parse_key
 from . import codec, patch as patches
 from .cache import Entry, WatchCache
 from .catalog import API_VERSION, GROUP, Catalog, Kind
@@ -91,7 +91,7 @@ class ResourceStore:
 
     async def list(self, kind: Kind, namespace: str | None, options: ListOptions,
                    actor: Actor = SYSTEM) -> ListPage:
-        keep = self._filter(options, actor)
+        keep = self.filter_for(options, actor)
         if options.limit or options.continue_token:
             return await self._list_page(kind, namespace, options, keep)
         await self.cache.sync()
@@ -102,7 +102,8 @@ class ResourceStore:
         return ListPage(items, revision)
 
     @staticmethod
-    def _filter(options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
+    def filter_for(options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
+        """The list/watch predicate: selectors, and no mirrored copies for federation peers."""
         tests = []
         if options.field_selector:
             tests.append(lambda o, f=options.field_selector: f(o["metadata"]))
@@ -134,9 +135,9 @@ class ResourceStore:
                 raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
             revision = revision or page.revision
             for kv in page.items:
-                obj = _decode(kind, kv)
-                if obj is not None and kv.key.count("/") == prefix.count("/") + \
-                        (0 if namespace or not kind.namespaced else 1) and keep(obj):
+                parsed = parse_key(kv.key)
+                obj = _decode(kind, kv) if parsed and bool(parsed[1]) == kind.namespaced else None
+                if obj is not None and keep(obj):
                     items.append(obj)
             more = page.more and bool(page.items)
             if page.items:
