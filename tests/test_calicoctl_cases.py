@@ -31,6 +31,9 @@ SKIPS = {
                   "compatibility",
     "pool": "calico/node start-up case ('calicoctl node run' + node log); there is no "
             "calico/node and ctl has no 'node' command",
+    "patch-007": "calicoctl ignores --type and always does a strategic merge; ctl applies a "
+                 "real RFC 6902 patch for --type json (issue 4, 'Beyond calicoctl'), so this "
+                 "merge-shaped patch is rightly refused",
     "err-040": "calicoctl rejects Kubernetes 'kind: List' files; ctl accepts them on purpose "
                "(issue 4, 'Beyond calicoctl')",
 }
@@ -48,6 +51,10 @@ def _load() -> tuple[list[dict], dict]:
 
 
 CASES, SAMPLES = _load()
+# Cases that ran in one upstream test function after another case and rely on its state.
+PRELUDES = {"flags-005": "flags-004", "flags-006": "flags-004"}
+# "No datastore configured": point ctl at a closed port instead of a server.
+UNREACHABLE = "http://127.0.0.1:9"
 
 
 def _skip_reason(case: dict) -> str:
@@ -138,6 +145,8 @@ class CaseRun:
         self.case, self.url, self.store, self.dir = case, url, store, workdir
         self.saved: dict[str, str] = {}
         self.last_input: Any = None
+        datastore = str(case.get("datastore", ""))
+        self.no_server = datastore.startswith("none") and "validate" not in datastore
 
     # running commands
     def ctl(self, command: str, data: Any = None, *, stdin: bool = False,
@@ -164,7 +173,8 @@ class CaseRun:
                 argv[i] = f"--filename={path}"
             else:
                 argv[i + 1] = str(path)
-        return ctl(self.url, *argv, stdin=piped, env=env, cwd=self.dir)
+        url = UNREACHABLE if self.no_server else self.url
+        return ctl(url, *argv, stdin=piped, env=env, cwd=self.dir)
 
     def _file_for(self, target: str, text: str | None) -> Path:
         path = self.dir / Path(target).name
@@ -201,6 +211,9 @@ class CaseRun:
 
     # the case
     def run(self) -> None:
+        prelude = next((c for c in CASES if c["id"] == PRELUDES.get(self.case["id"])), None)
+        for step in (prelude or {}).get("setup") or []:
+            self.setup_step(step)
         for step in self.case.get("setup") or []:
             self.setup_step(step)
         c = self.case
