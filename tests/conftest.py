@@ -53,6 +53,17 @@ def etcdctl(endpoint: str, *args: str, check: bool = True) -> str:
 
 
 @pytest.fixture
+def own_etcd():
+    """An etcd this test may stop, freeze and restart."""
+    data = Path(tempfile.mkdtemp(prefix="etcd-own-", dir=_tmp_root()))
+    server = EmbeddedEtcd(data / "data", name="own")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
 def clean_etcd(etcd):
     etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
     return etcd

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import httpx
-import pytest
 
 from apiserver.storage.embedded import EmbeddedEtcd, free_port
 from conftest import GROUP, REPO, ApiserverProcess, _tmp_root, etcdctl, running_server
@@ -101,17 +100,6 @@ async def test_read_your_writes_across_two_apiservers(clean_etcd):
                 assert len(lst["items"]) == i + 1
 
 
-@pytest.fixture
-def own_etcd():
-    """An etcd this test may stop and restart."""
-    data = Path(tempfile.mkdtemp(prefix="etcd-own-", dir=_tmp_root()))
-    server = EmbeddedEtcd(data / "data", name="own")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(data, ignore_errors=True)
-
-
 async def test_etcd_outage_gives_503_then_recovers_without_losing_writes(own_etcd):
     async with running_server(own_etcd.endpoint, etcd_timeout=1.0) as url:
         async with httpx.AsyncClient(base_url=url, timeout=20) as c:
@@ -178,7 +166,7 @@ def test_three_member_cluster_survives_one_member_stopping(tmp_path):
                                           stderr=subprocess.DEVNULL))
             m.process = procs[-1]
         for m in members:
-            m._wait_healthy(30)
+            m.wait_ready(30)
         endpoints = ",".join(m.endpoint for m in members)
         server = ApiserverProcess(endpoints, "--no-federation").start()
         try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 from pathlib import Path
 
@@ -16,8 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from apiserver.storage.embedded import EmbeddedEtcd
-from conftest import GROUP, ApiserverProcess, _tmp_root, running_server
+from conftest import GROUP, ApiserverProcess, running_server
 
 PLURALS = ["globalnetworksets", "networksets", "networkpolicies", "globalnetworkpolicies",
            "ippools", "tiers", "felixconfigurations", "bgppeers", "hostendpoints",
@@ -164,16 +161,6 @@ def test_kill_9_during_a_large_apply_loses_nothing_acknowledged(clean_etcd):
     finally:
         again.stop()
         proc.stop()
-
-
-@pytest.fixture
-def own_etcd():
-    data = Path(tempfile.mkdtemp(prefix="etcd-fault-", dir=_tmp_root()))
-    server = EmbeddedEtcd(data / "data", name="fault")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(data, ignore_errors=True)
 
 
 async def test_etcd_down_under_load_watch_resumes_exactly(own_etcd):

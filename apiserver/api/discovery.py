@@ -80,7 +80,7 @@ def openapi(app: web.Application) -> dict:
         name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
         ns = [{"name": "namespace", "in": "path", "required": True,
                "schema": {"type": "string"}}] if kind.namespaced else []
-        base = f"/apis/{API_VERSION}/" + (f"namespaces/{{namespace}}/" if kind.namespaced else "")
+        base = f"/apis/{API_VERSION}/" + ("namespaces/{namespace}/" if kind.namespaced else "")
         list_params = [{"name": p, "in": "query", "schema": {"type": "string"}}
                        for p in ("labelSelector", "fieldSelector", "selector", "limit",
                                  "continue", "resourceVersion")]

@@ -60,37 +60,34 @@ class EmbeddedEtcd:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(self.command(), stdout=out, stderr=out,
                                         stdin=subprocess.DEVNULL)
-        if self.scheme == "http":
-            self._wait_healthy(timeout)
-        else:
-            self._wait_listening(timeout)
+        self.wait_ready(timeout)
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until etcd answers (its /health over http; its port for TLS endpoints)."""
+        ready = self._healthy if self.scheme == "http" else self._listening
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"etcd exited with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as resp:
-                    if b'"true"' in resp.read():
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"etcd did not become healthy within {timeout}s")
-
-    def _wait_listening(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"etcd exited with code {self.process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.client_port), timeout=1).close()
-                time.sleep(0.3)
+            if ready():
                 return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"etcd did not listen within {timeout}s")
+            time.sleep(0.05)
+        raise RuntimeError(f"etcd was not ready within {timeout}s")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as resp:
+                return b'"true"' in resp.read()
+        except OSError:
+            return False
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.client_port), timeout=1).close()
+        except OSError:
+            return False
+        time.sleep(0.3)
+        return True
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
