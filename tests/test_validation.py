@@ -254,6 +254,20 @@ def test_defaults(validator: Validator, resource: dict, expected: dict) -> None:
         assert resource["spec"][key] == value, key
 
 
+def test_field_names_match_case_insensitively_like_go(validator: Validator) -> None:
+    resource = {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "Metadata": {"Name": "admin"},
+                "Spec": {"Order": 10, "DEFAULTACTION": "Pass"}}
+    assert check(validator, resource) == []
+    assert resource["spec"] == {"order": 10, "defaultAction": "Pass"}
+    assert resource["metadata"] == {"name": "admin"}
+
+
+def test_label_keys_are_never_renamed(validator: Validator) -> None:
+    resource = obj("GlobalNetworkSet", {}, labels={"Name": "a"})
+    validator.default("GlobalNetworkSet", resource)
+    assert resource["metadata"]["labels"] == {"Name": "a"}
+
+
 def test_policy_gets_tier_label(validator: Validator) -> None:
     resource = obj("GlobalNetworkPolicy", {"tier": "security"})
     validator.default("GlobalNetworkPolicy", resource)

@@ -38,7 +38,7 @@ import re2
 from jsonschema import ValidationError
 from jsonschema.validators import Draft202012Validator, extend
 
-from apiserver.resources import checks, defaults, transitions
+from apiserver.resources import checks, defaults, fieldnames, transitions
 from apiserver.resources.errors import Cause
 from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
 
@@ -100,6 +100,7 @@ class Validator:
         self._schemas: dict[str, dict[str, Any]] = {}
         self._compiled: dict[str, Any] = {}
         self._defaults: dict[str, defaults.SchemaDefaults] = {}
+        self._field_names: dict[str, fieldnames.FieldNames | None] = {}
         formats = _format_checker()
         for path in sorted(Path(schema_dir).glob("*.json")):
             schema = json.loads(path.read_text())
@@ -107,6 +108,7 @@ class Validator:
             self._schemas[kind] = schema
             self._compiled[kind] = _SchemaValidator(schema, format_checker=formats)
             self._defaults[kind] = defaults.compile_defaults(schema) or defaults.SchemaDefaults()
+            self._field_names[kind] = fieldnames.compile_field_names(schema)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -118,13 +120,15 @@ class Validator:
         return self._schemas[kind]
 
     def default(self, kind: str, obj: dict[str, Any]) -> None:
-        """Fill CRD and Calico defaults and canonical forms into ``obj`` in place.
+        """Fill CRD and Calico defaults and canonical forms into ``obj`` in place (field names
+        matched case-insensitively, as Go decodes them, are first renamed to their spelling).
 
         Parts of ``obj`` of the wrong shape are left for `validate` to report. Raises KeyError
         for an unknown kind only.
         """
         plan = self._defaults[kind]
         if isinstance(obj, dict) and _shape_problem(obj) is None:
+            fieldnames.canonicalise(self._field_names[kind], obj)
             defaults.apply(kind, plan, obj)
 
     def validate(self, kind: str, obj: Any) -> list[Cause]:
