@@ -1,0 +1,414 @@
+"""ctl's verbs and flags as a subprocess against a real apiserver + etcd, output as text."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ctl_harness import Datastore, ctl, start_server, write
+
+POOL = """apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: pool1
+spec:
+  cidr: 10.0.1.0/24
+  ipipMode: Always
+  vxlanMode: Never
+  nodeSelector: foo == 'bar'
+"""
+POOL2 = POOL.replace("pool1", "pool2").replace("10.0.1.0/24", "fed0:8001::/64") \
+    .replace("foo == 'bar'", "all()").replace("ipipMode: Always", "ipipMode: Never")
+NETSET = """apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata:
+  name: ns1
+  namespace: {ns}
+  labels: {{app: web}}
+spec:
+  nets: [10.0.0.0/24]
+"""
+
+
+@pytest.fixture(scope="module")
+def env(etcd):
+    server = start_server(etcd.endpoint)
+    store = Datastore(etcd.endpoint)
+    yield server.url, store
+    server.stop()
+
+
+@pytest.fixture
+def run(env, tmp_path: Path):
+    """``run(*args, stdin=None)`` → Run, on a datastore reset to the server's built-ins."""
+    url, store = env
+    store.reset()
+
+    def call(*args: str, stdin: str | None = None, **kw):
+        return ctl(url, *args, stdin=stdin, cwd=tmp_path, **kw)
+    return call
+
+
+def manifest(tmp_path: Path, text: str, name: str = "in.yaml") -> str:
+    return str(write(tmp_path / name, text))
+
+
+# -- create / apply / replace ----------------------------------------------------------------
+def test_create_then_create_again_fails_and_skip_exists_succeeds(run, tmp_path):
+    f = manifest(tmp_path, POOL)
+    r = run("create", "-f", f)
+    assert (r.code, r.stdout, r.stderr) == (0, "Successfully created 1 'IPPool' resource(s)\n", "")
+    r = run("create", "-f", f)
+    assert r.code == 1 and r.stdout == ""
+    assert r.stderr == ("failed to create 'IPPool' resource: [resource already exists: "
+                        "IPPool(pool1) with error: <nil>]\n")
+    r = run("create", "--skip-exists", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully created 1 'IPPool' resource(s)\n")
+
+
+def test_apply_creates_then_updates_and_mixed_kinds_drop_the_kind(run, tmp_path):
+    f = manifest(tmp_path, POOL + "---\n" + NETSET.format(ns="default"))
+    r = run("apply", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully applied 2 resource(s)\n")
+    r = run("apply", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully applied 2 resource(s)\n")
+
+
+def test_replace_needs_the_object_and_stale_versions_conflict(run, tmp_path):
+    f = manifest(tmp_path, POOL)
+    r = run("replace", "-f", f)
+    assert r.code == 1
+    assert r.stdout == "Partial success: replaced the first 1 out of 1 'IPPool' resources:\n"
+    assert r.stderr == "hit error: resource does not exist: IPPool(pool1) with error: <nil>\n"
+    run("create", "-f", f)
+    stale = run("get", "ippool", "pool1", "-o", "yaml").stdout
+    assert run("replace", "-f", f).stdout == "Successfully replaced 1 'IPPool' resource(s)\n"
+    r = run("replace", "-f", manifest(tmp_path, stale, "stale.yaml"))
+    assert r.code == 1 and r.stderr == "hit error: update conflict: IPPool(pool1)\n"
+    r = run("apply", "-f", str(tmp_path / "stale.yaml"))
+    assert r.stderr == "failed to apply 'IPPool' resource: [update conflict: IPPool(pool1)]\n"
+
+
+def test_partial_success_lines(run, tmp_path):
+    good = [POOL.replace("pool1", f"p{i}").replace("10.0.1.0", f"10.{i}.0.0") for i in range(3)]
+    bad = POOL.replace("pool1", "bad").replace("10.0.1.0/24", "10.0.1.0/33")
+    r = run("create", "-f", manifest(tmp_path, "---\n".join(good + [bad])))
+    assert r.code == 1
+    assert r.stdout == "Partial success: created the first 3 out of 4 'IPPool' resources:\n"
+    assert r.stderr.startswith("hit error: [error with field IPPool.Spec.CIDR = '10.0.1.0/33'")
+    r = run("apply", "-f", manifest(tmp_path, "---\n".join([bad, bad]), "two.yaml"))
+    assert r.stderr.startswith("failed to apply any 'IPPool' resources: [error with field")
+
+
+def test_strict_fields_and_server_fields_are_stripped(run, tmp_path):
+    r = run("create", "-f", manifest(tmp_path, POOL.replace("  cidr:", "  bogus: 1\n  cidr:")))
+    assert r.stderr == ("failed to create 'IPPool' resource: [field in document is not "
+                        "recognized or is in the wrong location: bogus]\n")
+    exported = POOL.replace("  name: pool1", "  name: pool1\n  uid: abc\n  resourceVersion: '7'"
+                            "\n  creationTimestamp: '2020-01-01T00:00:00Z'")
+    r = run("create", "-f", manifest(tmp_path, exported, "exported.yaml"))
+    assert r.code == 0, r
+
+
+def test_dry_run_writes_nothing(run, tmp_path):
+    f = manifest(tmp_path, POOL)
+    r = run("apply", "--dry-run", "-f", f)
+    assert r.stdout == "Successfully applied 1 'IPPool' resource(s) (dry run)\n"
+    assert run("get", "ippool", "pool1").code == 1
+    run("create", "-f", f)
+    assert run("delete", "ippool", "pool1", "--dry-run").code == 0
+    r = run("patch", "ippool", "pool1", "-p", '{"spec":{"disabled":true}}', "--dry-run")
+    assert r.stdout == "Successfully patched 1 'IPPool' resource (dry run)\n"
+    assert "disabled" not in run("get", "ippool", "pool1", "-o", "yaml").stdout
+
+
+# -- files -----------------------------------------------------------------------------------
+def test_stdin_directories_recursion_and_lists(run, tmp_path):
+    r = run("apply", "-f", "-", stdin=POOL)
+    assert r.stdout == "Successfully applied 1 'IPPool' resource(s)\n"
+    write(tmp_path / "d" / "a.yaml", POOL2)
+    write(tmp_path / "d" / "sub" / "b.YML", NETSET.format(ns="default"))
+    write(tmp_path / "d" / "notes.txt", "not a manifest")
+    assert run("apply", "-f", str(tmp_path / "d")).stdout == \
+        "Successfully applied 1 'IPPool' resource(s)\n"
+    assert run("apply", "-R", "-f", str(tmp_path / "d")).stdout == \
+        "Successfully applied 2 resource(s)\n"
+    k8s_list = {"apiVersion": "v1", "kind": "List", "items": [yaml.safe_load(POOL)]}
+    calico_list = {"apiVersion": "projectcalico.org/v3", "kind": "IPPoolList",
+                   "items": [yaml.safe_load(POOL2)]}
+    r = run("apply", "-f", manifest(tmp_path, json.dumps(k8s_list) + "\n---\n" +
+                                    yaml.safe_dump(calico_list), "lists.yaml"))
+    assert r.stdout == "Successfully applied 2 'IPPool' resource(s)\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kind: IPPool\n\tapiVersion: projectcalico.org/v3\n",
+     "failed to execute command: error parsing {f} line 12: found character '\\t' that "
+     "cannot start any token"),
+    ("apiVersion: projectcalico.org/v3\nkind: ipPool\nmetadata: {name: x}\n",
+     "failed to execute command: unknown resource type (ipPool) and/or version "
+     "(projectcalico.org/v3)"),
+    ("apiVersion: projectcalico.org/v7\nkind: IPPool\nmetadata: {name: x}\n",
+     "failed to execute command: unknown resource type (IPPool) and/or version "
+     "(projectcalico.org/v7)"),
+    ("just text\n", "failed to execute command: {f}: document 2 is not a resource"),
+])
+def test_bad_files_abort_before_writing(run, tmp_path, text, message):
+    f = manifest(tmp_path, POOL + "---\n" + text)
+    r = run("apply", "-f", f)
+    assert r.code == 1 and r.stdout == "" and r.stderr.startswith(message.format(f=f))
+    assert "Traceback" not in r.stderr
+    assert run("get", "ippool", "pool1").code == 1
+
+
+def test_empty_and_missing_inputs(run, tmp_path):
+    f = manifest(tmp_path, "---\n", "empty.yaml")
+    r = run("create", "-f", f)
+    assert (r.code, r.stderr) == (1, f"no resources specified in file {f}\n")
+    r = run("create", "-f", f, "--skip-empty")
+    assert (r.code, r.stdout) == (0, "No resources specified\n")
+    (tmp_path / "emptydir").mkdir()
+    r = run("apply", "-f", str(tmp_path / "emptydir"))
+    assert r.stderr == f"no resources specified in directory {tmp_path / 'emptydir'}\n"
+    r = run("apply", "-f", "nosuch.yaml")
+    assert r.stderr == "failed to execute command: open nosuch.yaml: no such file or directory\n"
+
+
+# -- get -------------------------------------------------------------------------------------
+def test_get_tables_ps_wide_and_custom_columns(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL + "---\n" + POOL2))
+    r = run("get", "ippool", "pool1")
+    assert r.stdout == ("NAME    CIDR          SELECTOR       \n"
+                        "pool1   10.0.1.0/24   foo == 'bar'   \n\n")
+    r = run("get", "ippools", "-o", "wide")
+    assert r.stdout.splitlines()[0].split() == [
+        "NAME", "CIDR", "NAT", "IPIPMODE", "VXLANMODE", "DISABLED", "DISABLEBGPEXPORT",
+        "SELECTOR", "ASSIGNMENTMODE"]
+    r = run("get", "pools", "-o", "custom-columns=NAME,IPIPMODE")
+    assert r.stdout == "NAME    IPIPMODE   \npool1   Always     \npool2   Never      \n\n"
+    r = run("get", "ipp", "-o", "custom-columns=NAME,FOO")
+    assert r.code == 1 and r.stderr.startswith("unknown heading FOO, valid values are: NAME")
+
+
+def test_get_yaml_json_bare_object_list_and_missing_names(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL))
+    one = run("get", "ippool", "pool1", "-o", "yaml").stdout
+    assert one.startswith("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n")
+    listed = run("get", "ippool", "-o", "yaml").stdout
+    assert listed.startswith("apiVersion: projectcalico.org/v3\nitems:\n- apiVersion")
+    assert "kind: IPPoolList\nmetadata:\n  resourceVersion: " in listed
+    js = run("get", "ippool", "pool1", "-o", "json").stdout
+    assert js.startswith('{\n  "kind": "IPPool",\n  "apiVersion": "projectcalico.org/v3",')
+    assert js.endswith("}") and not js.endswith("\n")
+    r = run("get", "ippool", "pool1", "nope", "-o", "yaml")
+    assert r.code == 1 and r.stdout == one
+    assert r.stderr == "resource does not exist: IPPool(nope) with error: <nil>\n"
+
+
+def test_get_go_template_and_export(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL + "---\n" + POOL2))
+    r = run("get", "ippool", "-o",
+            "go-template={{range .}}{{range .Items}}{{.ObjectMeta.Name}},{{end}}{{end}}")
+    assert (r.code, r.stdout) == (0, "pool1,pool2,")
+    t = write(tmp_path / "t.tmpl", "{{range .}}{{.Spec.CIDR}} {{.Kind}}{{end}}")
+    assert run("get", "ippool", "pool2", "-o", f"go-template-file={t}").stdout == \
+        "fed0:8001::/64 IPPool"
+    exported = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml", "--export").stdout)
+    assert set(exported["metadata"]) == {"name"}
+    for bad, message in (("xml", "unrecognized output format 'xml'"),
+                         ("=yaml", "unrecognized output format '=yaml'"),
+                         ("go-template=", "need to specify a template"),
+                         ("custom-columns=", "need to specify at least one column")):
+        r = run("get", "ippool", "-o", bad)
+        assert (r.code, r.stderr) == (1, message + "\n")
+    assert run("get", "ippool", "-o=yaml").stderr == "unrecognized output format '=yaml'\n"
+
+
+def test_get_errors(run):
+    assert run("get", "somekind").stderr == \
+        "failed to get resources: resource type 'somekind' is not supported\n"
+    assert run("get", "policy", "").stderr == \
+        "failed to get resources: resource name may not be empty\n"
+    assert run("get", "ippool", "-A").stderr == "IPPool is not namespaced\n"
+    assert run("get", "ippool", "-a").stderr == "IPPool is not namespaced\n"
+    assert run("get", "netsets", "x", "-A").stderr == \
+        "cannot use --all-namespace flag for getting a single resource\n"
+    assert run("get", "netsets", "-n", "a", "-A").stderr == \
+        "cannot use both --namespace and --all-namespaces flags at the same time\n"
+
+
+def test_namespaces_and_selectors(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, NETSET.format(ns="default") + "---\n" +
+                                 NETSET.format(ns="ns2").replace("app: web", "app: db")))
+    assert run("get", "netsets").stdout == "NAME   \nns1    \n\n"
+    assert run("get", "netsets", "-A").stdout == \
+        "NAMESPACE   NAME   \ndefault     ns1    \nns2         ns1    \n\n"
+    assert run("get", "netsets", "-n", "ns2", "-o", "wide").stdout == \
+        "NAMESPACE   NAME   NETS          \nns2         ns1    10.0.0.0/24   \n\n"
+    assert run("get", "netsets", "-A", "-l", "app == 'db'").stdout == \
+        "NAMESPACE   NAME   \nns2         ns1    \n\n"
+    r = run("apply", "-n", "other", "-f", manifest(tmp_path, NETSET.format(ns="ns2"), "x.yaml"))
+    assert r.stderr == ("failed to apply 'NetworkSet' resource: [resource namespace does not "
+                        "match client namespace. ns2 != other]\n")
+    r = run("create", "-f", manifest(tmp_path, POOL.replace("name: pool1", "name: pool1\n"
+                                                            "  namespace: x"), "ns.yaml"))
+    assert r.stderr == ("failed to create 'IPPool' resource: [namespace should not be specified "
+                        "for a non-namespaced resource. IPPool is not a namespaced resource]\n")
+    r = run("delete", "netsets", "-A", "-l", "app == 'web'")
+    assert r.stdout == "Successfully deleted 1 'NetworkSet' resource(s)\n"
+    assert run("get", "netsets", "-A").stdout == "NAMESPACE   NAME   \nns2         ns1    \n\n"
+
+
+def test_get_tiers_sorted_by_order(run):
+    r = run("get", "tiers")
+    assert [line.split()[0] for line in r.stdout.splitlines()[1:-1]] == [
+        "kube-admin", "default", "kube-baseline"]
+
+
+# -- delete ----------------------------------------------------------------------------------
+def test_delete_by_name_file_and_skip_not_exists(run, tmp_path):
+    f = manifest(tmp_path, POOL + "---\n" + POOL2)
+    run("create", "-f", f)
+    r = run("delete", "ippool", "pool1", "blah")
+    assert r.code == 1 and r.stdout == "Successfully deleted 1 'IPPool' resource(s)\n"
+    assert r.stderr == ("Failed to delete 'IPPool' resource: resource does not exist: "
+                        "IPPool(blah) with error: <nil>\n\n")
+    assert run("delete", "ippool", "x", "--skip-not-exists").stdout == \
+        "Successfully deleted 1 'IPPool' resource(s)\n"
+    assert run("delete", "-s", "-f", f).stdout == "Successfully deleted 2 'IPPool' resource(s)\n"
+
+
+def test_delete_with_stale_resource_version_conflicts(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL))
+    stale = manifest(tmp_path, run("get", "ippool", "pool1", "-o", "yaml").stdout, "s.yaml")
+    run("apply", "-f", manifest(tmp_path, POOL.replace("Always", "Never"), "new.yaml"))
+    r = run("delete", "-f", stale)
+    assert r.stderr == "Failed to delete 'IPPool' resource: update conflict: IPPool(pool1)\n\n"
+
+
+def test_builtins_are_protected(run):
+    r = run("delete", "clusterinfo", "default")
+    assert r.code == 1 and "is not supported on ClusterInformation" in r.stderr
+
+
+# -- patch and label -------------------------------------------------------------------------
+def test_patch_types(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL.replace("  name: pool1", "  name: pool1\n"
+                                                        "  labels: {a: b}")))
+    r = run("patch", "ipp", "pool1", "-p", '{"spec":{"natOutgoing":true}}')
+    assert (r.code, r.stdout) == (0, "Successfully patched 1 'IPPool' resource\n")
+    r = run("patch", "ippool", "pool1", "--type", "merge", "-p", '{"metadata":{"labels":null}}')
+    assert r.code == 0
+    r = run("patch", "ippool", "pool1", "-t", "json",
+            "-p", '[{"op":"replace","path":"/spec/ipipMode","value":"CrossSubnet"}]')
+    assert r.code == 0, r
+    obj = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml").stdout)
+    assert obj["spec"]["natOutgoing"] is True and obj["spec"]["ipipMode"] == "CrossSubnet"
+    assert "labels" not in obj["metadata"]
+    r = run("patch", "node", "nosuch", "-p", '{"spec":{}}')
+    assert r.stderr == "hit error: resource does not exist: Node(nosuch) with error: <nil>\n"
+    r = run("patch", "node", "n1")
+    assert r.code == 1 and r.stderr.startswith("Usage:\n  ctl patch <KIND> <NAME>")
+
+
+def test_label_set_update_overwrite_remove(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, POOL))
+    assert run("label", "pools", "pool1", "a=b").stdout == \
+        "Successfully set label a on pools pool1\n"
+    assert run("label", "pools", "pool1", "a=b").stdout == \
+        "Successfully updated label a on pools pool1\n"
+    assert run("label", "pools", "pool1", "a=c").stderr == (
+        "failed to update label of pools pool1, key a is already present. please use "
+        "'--overwrite' to set a new value\n")
+    assert run("label", "pools", "pool1", "a=c", "--overwrite").code == 0
+    assert run("label", "pools", "pool1", "a", "--remove").stdout == \
+        "Successfully removed label a from pools pool1\n"
+    assert run("label", "pools", "pool1", "a", "--remove").stderr == \
+        "cannot remove label of pools pool1, key a does not exist\n"
+    assert run("label", "pools", "nosuch", "a=b").stderr == "pools nosuch not found\n"
+    assert run("label", "pools", "pool1", "a=b=c").stderr == "invalid label a=b=c\n"
+    r = run("label", "pools", "pool1", "bad key=x")
+    assert r.stderr.startswith("failed to update pools pool1, label not changed")
+
+
+def test_label_by_selector(run, tmp_path):
+    run("create", "-f", manifest(tmp_path, NETSET.format(ns="default") + "---\n" +
+                                 NETSET.format(ns="default").replace("ns1", "ns2")))
+    r = run("label", "netsets", "-l", "app == 'web'", "tier=front")
+    assert r.stdout == ("Successfully set label tier on netsets ns1\n"
+                        "Successfully set label tier on netsets ns2\n")
+
+
+# -- validate, diff, version, completion, help ----------------------------------------------
+def test_validate_is_a_server_side_dry_run(run, tmp_path):
+    good = manifest(tmp_path, POOL)
+    assert run("validate", "-f", good).stdout == "Successfully validated 1 'IPPool' resource(s)\n"
+    bad = manifest(tmp_path, POOL.replace("foo == 'bar'", "foo ==="), "bad.yaml")
+    r = run("validate", "-f", bad)
+    assert r.code == 1 and r.stderr.startswith("failed to validate 'IPPool' resource: [")
+    assert run("get", "ippool", "pool1").code == 1
+    assert run("validate", "-n", "x", "-f", good).stderr.startswith("Usage:")
+
+
+def test_diff(run, tmp_path):
+    f = manifest(tmp_path, POOL)
+    r = run("diff", "-f", f)
+    assert r.code == 1 and "+++ IPPool(pool1) (applied)" in r.stdout
+    assert "+  cidr: 10.0.1.0/24" in r.stdout
+    run("apply", "-f", f)
+    assert (run("diff", "-f", f).code, run("diff", "-f", f).stdout) == (0, "")
+    r = run("diff", "-f", manifest(tmp_path, POOL.replace("Always", "Never"), "b.yaml"))
+    assert r.code == 1 and "-  ipipMode: Always\n+  ipipMode: Never\n" in r.stdout
+
+
+def test_version_completion_and_help(run):
+    r = run("version")
+    assert r.code == 0 and r.stdout.startswith("Client Version:    v3.32.1\n")
+    assert "Cluster Version:   v3.32.1" in r.stdout
+    bash = run("completion", "bash")
+    assert bash.code == 0 and "complete -F _ctl_complete ctl" in bash.stdout
+    assert "#compdef ctl" in run("completion", "zsh").stdout
+    assert run("completion", "fish").code == 1
+    top = run("--help")
+    assert top.code == 0 and top.stdout.startswith("Usage:\n  ctl [options] <command>")
+    for verb in ("get", "apply", "create", "replace", "delete", "patch", "label", "validate",
+                 "version", "diff", "completion"):
+        h = run(verb, "-h")
+        assert h.code == 0 and "Usage:" in h.stdout, verb
+    bad = run("--allow-version-mismatch", "-m")
+    assert bad.code == 1 and bad.stdout == ("Invalid option: '--allow-version-mismatch -m'. "
+                                            "Use flag '--help' to read about a specific "
+                                            "subcommand.\n")
+    assert run("get", "--remove").stderr.startswith("Usage:\n  ctl get")
+
+
+def test_version_mismatch(env, run, tmp_path):
+    _, store = env
+    key = "/calico/resources/v3/projectcalico.org/clusterinformations/default"
+    info = store.get_json(key)
+    info["spec"]["calicoVersion"] = "v0.0.1"
+    store.put(key, json.dumps(info).encode())
+    f = manifest(tmp_path, POOL)
+    r = run("apply", "-f", f)
+    assert r.code == 1 and r.stderr == ("version mismatch.\nClient Version:   v3.32.1\n"
+                                        "Cluster Version:  v0.0.1\n"
+                                        "Use --allow-version-mismatch to override\n")
+    assert run("get", "ippool").stderr.startswith("failed to get resources: version mismatch.")
+    assert run("apply", "-f", f, "--allow-version-mismatch").code == 0
+    assert run("--allow-version-mismatch", "get", "ippool").code == 0
+
+
+def test_big_apply_is_concurrent_and_orders_tiers_first(run, tmp_path):
+    policies = [{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+                 "metadata": {"name": f"t1.p{i}"},
+                 "spec": {"tier": "t1", "order": i, "selector": "all()"}} for i in range(60)]
+    tier = {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": "t1"},
+            "spec": {"order": 50}}
+    f = manifest(tmp_path, yaml.safe_dump_all(policies + [tier]))
+    r = run("apply", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully applied 61 resource(s)\n"), r
+    assert len(run("get", "gnp", "-o", "yaml").stdout.split("kind: GlobalNetworkPolicy\n")) == 61
+    r = run("delete", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully deleted 61 resource(s)\n"), r
