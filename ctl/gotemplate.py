@@ -161,7 +161,7 @@ def _parse_list(pieces: list[tuple[str, str]], i: int,
 def _parse_block(pieces: list[tuple[str, str]], i: int, word: str,
                  arg: str) -> tuple[Node, int]:
     names: tuple[str, ...] = ()
-    if word == "range" and ":=" in arg:
+    if word in ("range", "with") and ":=" in arg:
         left, arg = arg.split(":=", 1)
         names = tuple(n.strip() for n in left.split(","))
     node = Node(word, _pipeline(arg), names=names)
@@ -346,8 +346,12 @@ def _run(nodes: list[Node], dot: Any, scope: _Scope, out: list[str]) -> None:
             _run(branch or [], dot, scope, out)
         elif node.kind == "with":
             value = _run_pipeline(node.value, dot, scope)
-            _run(node.body if truth(value) else node.alt or [],
-                 value if truth(value) else dot, scope, out)
+            scope.vars.append({node.names[0]: value} if node.names else {})
+            try:
+                _run(node.body if truth(value) else node.alt or [],
+                     value if truth(value) else dot, scope, out)
+            finally:
+                scope.vars.pop()
         else:
             _range(node, _run_pipeline(node.value, dot, scope), dot, scope, out)
 

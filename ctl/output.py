@@ -115,6 +115,9 @@ def _cell(value: Any) -> str:
 
 
 # -- YAML / JSON -----------------------------------------------------------------------------
+_YAML11_BOOLS = ("y", "Y", "n", "N")
+
+
 class _Dumper(yaml.SafeDumper):
     """YAML as go-yaml v2 writes it: strings that would read back as another type are
     double-quoted, multi-line strings are literal blocks, integral floats print as ints."""
@@ -124,7 +127,8 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     style = None
     if "\n" in value:
         style = "|"
-    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+    elif value in _YAML11_BOOLS or \
+            dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
         style = '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
