@@ -167,8 +167,7 @@ class PeerClient:
         return PeerList(body["items"], revision)
 
     async def watch(self, plural: str, since: int) -> AsyncIterator[PeerEvent]:
-        """Events after revision ``since``, until the peer ends the watch; the first is a
-        BOOKMARK at ``since`` once the peer has accepted the watch. Raises PeerExpired
+        """Events after revision ``since``, until the peer ends the watch. Raises PeerExpired
         on a 410 (as a status or as an ERROR event) and PeerError on anything else wrong."""
         params = {"watch": "true", "resourceVersion": str(since), "allowWatchBookmarks": "true",
                   "timeoutSeconds": str(self.limits.watch_seconds)}
@@ -179,7 +178,6 @@ class PeerClient:
                                           timeout=timeout) as resp:
                 if resp.status_code != 200:
                     await self._raise_status(resp)
-                yield PeerEvent("BOOKMARK", {}, since)
                 lines = _lines(resp.aiter_bytes(), self.limits.max_event_bytes)
                 while True:
                     try:

@@ -148,7 +148,7 @@ class PeerSyncer:
                 self._errors += 1
                 self._failed_once = True
                 self._set_state(FAILED, text)
-                await self._expire_if_stale()
+                relist = await self._expire_if_stale() or relist
                 await asyncio.sleep(self._delay(backoff))
                 backoff = min(backoff * 2, self.options.backoff_max)
                 try:
@@ -171,10 +171,12 @@ class PeerSyncer:
             raise WrongCluster(f"the apiserver at {self.client.config.api_server} is cluster "
                                f"{name!r}, not {self.peer!r}")
 
-    async def _expire_if_stale(self) -> None:
+    async def _expire_if_stale(self) -> bool:
+        """Delete the copies once the peer has been out of touch for staleTTL; True when it
+        did (the next contact must relist)."""
         ttl = self.options.stale_ttl
         if not ttl or self._stale or time.monotonic() - self._last_contact < ttl:
-            return
+            return False
         removed = await self.writer.remove_all()
         self._owned.clear()
         self._conflicts.clear()
@@ -182,6 +184,7 @@ class PeerSyncer:
         log.warning("federation: peer %s %s: unreachable for more than %gs (staleTTL); "
                     "removed %d copies", self.peer, self.kind.kind, ttl, removed)
         self._on_change()
+        return True
 
     # -- list ------------------------------------------------------------------------------
     def _wanted(self, obj: dict) -> bool:
