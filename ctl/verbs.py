@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import batch, config, manifests, output
+from . import batch, config, decode, manifests
 from .cli import Args, UsageError
 from .client import (AlreadyExists, ApiClient, CtlError, KindInfo, MethodNotAllowed,
                      NotFound, kind_lookup)
@@ -124,13 +124,17 @@ def load_items(session: Session) -> list[Item] | None:
     except manifests.ManifestError as exc:
         raise CommandError(f"failed to execute command: {exc}") from None
     items = []
+    known = decode.schemas(session.client)
     for res in resources:
         kind = next((k for k in session.client.kinds() if k.kind == res.obj.get("kind")), None)
         if kind is None or res.obj.get("apiVersion") != manifests.API_VERSION:
             raise CommandError("failed to execute command: unknown resource type "
                                f"({res.obj.get('kind')}) and/or version "
                                f"({res.obj.get('apiVersion')})")
-        obj = json.loads(json.dumps(res.obj))
+        try:
+            obj = decode.decode(json.loads(json.dumps(res.obj)), known.get(kind.kind))
+        except decode.DecodeError as exc:
+            raise CommandError(f"failed to execute command: {exc}") from None
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
         items.append(Item(kind, obj))
