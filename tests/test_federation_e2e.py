@@ -377,3 +377,38 @@ def test_peer_down_keeps_copies_then_remove_peer_deletes_them(mesh):
     c.start_api()
     a.add_peer(c)
     eventually(converged(a, c), what="peer re-added")
+
+
+def test_two_replicas_elect_one_leader_and_fail_over(mesh):
+    a, b = mesh["cluster-a"], mesh["cluster-b"]
+    replica = Cluster.__new__(Cluster)
+    replica.__dict__.update(a.__dict__)
+    replica.api = None
+    replica.start_api(port=None)      # a second apiserver of cluster-a on the same etcd
+    try:
+        def leader_flags() -> list[float]:
+            flags = []
+            for member in (a, replica):
+                with member.client() as cl:
+                    line = next(ln for ln in cl.get("/metrics").text.splitlines()
+                                if ln.startswith("calico_federation_leader "))
+                flags.append(float(line.split()[1]))
+            return flags
+        eventually(lambda: sorted(leader_flags()) == [0.0, 1.0], what="exactly one leader")
+        leader, follower = (a, replica) if leader_flags()[0] == 1.0 else (replica, a)
+        leader.api.stop(signal.SIGKILL)                  # dies without revoking its lease
+        eventually(lambda: _is_leader(follower), what="the follower takes over")
+        b.apply(gns("after-failover", ["10.123.0.0/16"]))
+        eventually(converged(follower, b), what="the new leader syncs")
+        assert b.delete("globalnetworksets", "after-failover").status_code == 200
+        eventually(converged(follower, b), what="the new leader syncs deletes")
+    finally:
+        for member in (a, replica):
+            if member.api.proc.poll() is not None:
+                member.start_api(port=member.api.port)
+        replica.api.stop()
+
+
+def _is_leader(member: Cluster) -> bool:
+    with member.client() as cl:
+        return "calico_federation_leader 1.0" in cl.get("/metrics").text
