@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -412,3 +416,33 @@ def test_big_apply_is_concurrent_and_orders_tiers_first(run, tmp_path):
     assert len(run("get", "gnp", "-o", "yaml").stdout.split("kind: GlobalNetworkPolicy\n")) == 61
     r = run("delete", "-f", f)
     assert (r.code, r.stdout) == (0, "Successfully deleted 61 resource(s)\n"), r
+
+
+def test_progress_bar_on_a_terminal_only(env, run, tmp_path):
+    """Over 50 resources with stderr on a terminal: a rich progress bar; the summary line on
+    stdout is unchanged."""
+    url, _ = env
+    sets = [{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+             "metadata": {"name": f"s{i}"}, "spec": {"nets": [f"10.0.{i}.0/24"]}}
+            for i in range(55)]
+    f = manifest(tmp_path, yaml.safe_dump_all(sets))
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "ctl", "apply", "-f", f],
+                          env={**os.environ, "CALICO_APISERVER": url, "COLUMNS": "100"},
+                          stdout=subprocess.PIPE, stderr=slave, text=True, timeout=120)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.returncode == 0
+    assert proc.stdout == "Successfully applied 55 'GlobalNetworkSet' resource(s)\n"
+    assert b"applying" in b"".join(chunks)
+    plain = run("apply", "-f", f)
+    assert plain.stderr == "" and plain.stdout == proc.stdout
