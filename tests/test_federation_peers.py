@@ -402,3 +402,63 @@ async def test_watch_lines_are_capped():
     assert [line async for line in _lines(chunks(), 1000)] == [b'{"a":1}', b'{"b":2}', b"x" * 100]
     with pytest.raises(PeerProtocolError):
         [line async for line in _lines(chunks(), 50)]
+
+
+async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tmp_path):
+    import ssl
+
+    import trustme
+    etcdctl(peer_etcd.endpoint, "del", "--prefix", "/calico/")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("cluster-a@example.com", common_name="cluster-a",
+                                organization_name="calico:federation")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client_cert.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+    client_cert.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(ctx)
+    ctx.load_verify_locations(str(tmp_path / "ca.pem"))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+
+    b = InProcessServer(peer_etcd.endpoint)
+    b.storage = EtcdStorage([b.endpoint])
+    b.app = create_app(Settings(etcd_endpoints=(b.endpoint,), cluster_name="cluster-b",
+                                federation=False, client_ca_file=str(tmp_path / "ca.pem")),
+                       b.storage)
+    b.server = TestServer(b.app, host="127.0.0.1", port=b.port)
+    await b.server.start_server(ssl=ctx, shutdown_timeout=0.5)
+    url = f"https://127.0.0.1:{b.port}"
+    a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
+                              extra={"federation": FAST}).start()
+    try:
+        admin_pem = tmp_path / "admin.pem"
+        ca.issue_cert("admin@example.com", common_name="admin", organization_name="calico:admin") \
+            .private_key_and_cert_chain_pem.write_to_path(str(admin_pem))
+        admin_ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        admin_ctx.load_cert_chain(str(admin_pem))
+        async with httpx.AsyncClient(base_url=url, verify=admin_ctx) as cb:
+            await eventually(lambda: _ok(cb.get(f"{GROUP}/tiers/default")), what="peer ready")
+            await post(cb, gns("secure", ["10.44.0.0/16"]))
+        certs = {"certFile": str(tmp_path / "client.pem"), "keyFile": str(tmp_path / "client.key")}
+        async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca_client:
+            await post(ca_client, rcc("cluster-b", url, caFile=str(tmp_path / "ca.pem"), **certs))
+            await post(ca_client, rcc("tls-untrusted", url, **certs))
+            await post(ca_client, rcc("tls-skip", url, insecureSkipTLSVerify=True, **certs))
+
+            async def synced() -> bool:
+                return "cluster-b.secure" in await copies(ca_client, "globalnetworksets",
+                                                          "cluster-b")
+            await eventually(synced, what="mirrored over mTLS")
+
+            async def reported() -> bool:
+                untrusted = await status(ca_client, "tls-untrusted")
+                skipped = await status(ca_client, "tls-skip")
+                assert "CERTIFICATE_VERIFY_FAILED" in untrusted.get("lastError", ""), untrusted
+                assert "is cluster 'cluster-b', not 'tls-skip'" in skipped.get("lastError", ""), \
+                    skipped
+                return True
+            await eventually(reported, what="TLS failure and wrong cluster reported")
+    finally:
+        await a.stop()
+        await b.stop()

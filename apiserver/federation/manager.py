@@ -92,7 +92,8 @@ def _error(spec: PeerSpec, error: str) -> PeerSpec:
 @dataclass(frozen=True)
 class ManagerOptions:
     limits: Limits = field(default_factory=Limits)
-    max_writes: int = 64              # copy writes in flight, all peers together
+    max_writes: int = 16              # copy writes in flight, all peers together (measured:
+                                      # more only adds event-loop contention)
     status_interval: float = 1.0
     status_refresh: float = 15.0
     backoff_max: float = 10.0
