@@ -462,3 +462,52 @@ async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tm
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
+    gate = asyncio.Event()
+
+    async def version(request: web.Request) -> web.Response:
+        return web.json_response({"clusterName": "gated"})
+
+    async def collection(request: web.Request) -> web.StreamResponse:
+        await gate.wait()
+        if request.query.get("watch"):
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            while True:
+                await resp.write(b'{"type":"BOOKMARK","object":{"metadata":'
+                                 b'{"resourceVersion":"3"}}}\n')
+                await asyncio.sleep(0.5)
+        return web.json_response({"items": [], "metadata": {"resourceVersion": "3"}})
+
+    fake_app = web.Application()
+    fake_app.router.add_get("/version", version)
+    fake_app.router.add_get("/apis/projectcalico.org/v3/{plural}", collection)
+    fake = TestServer(fake_app, host="127.0.0.1", port=free_port())
+    await fake.start_server(shutdown_timeout=0.5)
+    first = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
+                                  extra={"federation": FAST}).start()
+    async with httpx.AsyncClient(base_url=first.url) as c:
+        await post(c, rcc("gated", f"http://127.0.0.1:{fake.port}"))
+    await first.stop()
+
+    second = InProcessServer(clean_etcd.endpoint)
+    second.storage = EtcdStorage([second.endpoint])
+    second.app = create_app(Settings(etcd_endpoints=(second.endpoint,), cluster_name="cluster-a",
+                                     listen_port=second.port,
+                                     extra={"federation": ManagerOptions(status_interval=0.1)}),
+                            second.storage)
+    second.server = TestServer(second.app, host="127.0.0.1", port=second.port)
+    await second.server.start_server(shutdown_timeout=0.5)
+    try:
+        async with httpx.AsyncClient(base_url=second.url) as c:
+            async def waiting_for_peer() -> bool:
+                r = await c.get("/readyz")
+                return r.status_code == 503 and "first sync of gated" in r.text
+            await eventually(waiting_for_peer, what="readiness waits for the peer")
+            gate.set()
+            await eventually(lambda: _ok(c.get("/readyz")), what="ready after the first sync")
+    finally:
+        await second.stop()
+        await fake.close()
