@@ -11,7 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
-from .client import ConnectionFailed, BadResponse
+from .client import BadResponse, ConnectionFailed
 
 T = TypeVar("T")
 R = TypeVar("R")

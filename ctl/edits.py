@@ -7,8 +7,8 @@ from typing import Any
 from .cli import UsageError
 from .client import ApiError, CtlError, KindInfo, NotFound
 from .messages import describe
-from .verbs import (CommandError, Item, Session, _run, err, load_items, namespace_problem,
-                    out, quoted, single_kind)
+from .verbs import (CommandError, Item, Session, err, load_items, namespace_problem, out,
+                    quoted, run_items, single_kind)
 
 
 def _kind_or_fail(session: Session, name: str, prefix: str) -> KindInfo:
@@ -70,7 +70,7 @@ def run_delete(session: Session) -> int:
             return item.describe(exc)
         return None
 
-    errors = _run(items, one, label="deleting", reverse=True)
+    errors = run_items(items, one, label="deleting", reverse=True)
     return _report_deletes(items, errors, dry_run=args.flag("dry-run"))
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from . import output
 from .cli import VERBS, UsageError
 from .client import ApiError, CtlError, NotFound
-from .verbs import (CLIENT_VERSION, CommandError, Item, Session, _run, err, for_create,
-                    for_update, load_items, namespace_problem, out)
+from .verbs import (CLIENT_VERSION, CommandError, Item, Session, err, for_create,
+                    for_update, load_items, namespace_problem, out, run_items)
 
 _VOLATILE = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
 CALICOCTL_KINDS = ("bgpconfiguration", "bgpfilter", "bgppeer", "clusterinformation",
@@ -53,7 +53,7 @@ def run_diff(session: Session) -> int:
         out("No resources specified\n")
         return 0
     session.check_version()
-    texts = _run(items, lambda item: _diff_one(session, item), label="diffing")
+    texts = run_items(items, lambda item: _diff_one(session, item), label="diffing")
     failed = False
     for item, text in zip(items, texts):
         if text and text.startswith("error: "):

@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 from . import batch, config, decode, manifests
 from .cli import Args, UsageError
-from .client import (AlreadyExists, ApiClient, CtlError, KindInfo, MethodNotAllowed,
-                     NotFound, kind_lookup)
-from .messages import describe, ident
+from .client import (AlreadyExists, ApiClient, BadResponse, ConnectionFailed, CtlError,
+                     KindInfo, MethodNotAllowed, NotFound, kind_lookup)
+from .messages import describe
 
 CLIENT_VERSION = "v3.32.1"
 _KEEP_META = ("name", "namespace", "labels", "annotations")
@@ -237,19 +237,21 @@ def write_verb(session: Session) -> int:
             return problem
         try:
             action(session, item)
-        except (batch.ConnectionFailed, batch.BadResponse):
+        except (ConnectionFailed, BadResponse):
             raise
         except CtlError as exc:
             return item.describe(exc)
         return None
 
-    errors = _run(items, one, label=f"{verb}ing")
+    errors = run_items(items, one, label=f"{verb}ing")
     report_writes(verb, past, items, errors, dry_run=_dry(session))
     return 1 if any(errors) else 0
 
 
-def _run(items: list[Item], one: Callable[[Item], str | None], *, label: str,
-         reverse: bool = False) -> list[str | None]:
+def run_items(items: list[Item], one: Callable[[Item], str | None], *, label: str,
+              reverse: bool = False) -> list[str | None]:
+    """``one`` over every item (batch rules); a lost server ends the command, saying how
+    many resources had already succeeded."""
     try:
         return batch.run_all(items, one, kind_of=lambda i: i.kind.kind, key_of=lambda i: i.key,
                              reverse=reverse, label=label)

@@ -155,6 +155,7 @@ class CaseRun:
         self.last_input: Any = None
         datastore = str(case.get("datastore", ""))
         self.no_server = datastore.startswith("none") and "validate" not in datastore
+        self.uses_revisions = "rev0" in json.dumps(case)
 
     # running commands
     def ctl(self, command: str, data: Any = None, *, stdin: bool = False,
@@ -257,7 +258,7 @@ class CaseRun:
             got = self.ctl(f"calicoctl get {step['input']['kind']} {meta['name']} -o yaml")
             self.saved[m.group(1)] = got.stdout
         self.setup_objects = getattr(self, "setup_objects", [])
-        if isinstance(step.get("input"), dict):
+        if isinstance(step.get("input"), dict) and self.uses_revisions:
             meta = step["input"]["metadata"]
             got = self.ctl(f"calicoctl get {step['input']['kind']} {meta['name']} -o yaml"
                            + (f" -n {meta['namespace']}" if meta.get("namespace") else ""))
