@@ -91,9 +91,15 @@ INVALID = [
     ("rule-ip-version-mismatch", gnp_rule({"action": "Allow", "ipVersion": 6, "source": {"nets": ["10.0.0.0/8"]}}),
      "spec.ingress[0].source.nets", "ipVersion 6 does not match", "FieldValueInvalid"),
     ("port-range-reversed", gnp_rule({"action": "Allow", "protocol": "TCP", "destination": {"ports": ["200:100"]}}),
-     "spec.ingress[0].destination.ports[0]", "min 200 is greater than max 100", "FieldValueInvalid"),
+     "spec.ingress[0].destination.ports[0]",
+     "minimum port number (200) is greater than maximum port number (100) in port range", "FieldValueInvalid"),
+    ("port-range-too-high", gnp_rule({"action": "Allow", "protocol": "TCP", "destination": {"ports": ["1:65536"]}}),
+     "spec.ingress[0].destination.ports[0]", "invalid maximum port number in range (1:65536)", "FieldValueInvalid"),
+    ("port-number-too-high", gnp_rule({"action": "Allow", "protocol": "TCP", "destination": {"ports": [65536]}}),
+     "spec.ingress[0].destination.ports[0]", "cannot unmarshal number 65536", "FieldValueInvalid"),
     ("port-zero", gnp_rule({"action": "Allow", "protocol": "TCP", "destination": {"ports": [0]}}),
-     "spec.ingress[0].destination.ports[0]", "between 1 and 65535", "FieldValueInvalid"),
+     "spec.ingress[0].destination.ports[0]", "port range invalid, port number must be between 1 and 65535",
+     "FieldValueInvalid"),
     ("ports-need-protocol", gnp_rule({"action": "Allow", "destination": {"ports": [80]}}),
      "spec.ingress[0].destination.ports", "must set protocol to TCP, UDP or SCTP", "FieldValueInvalid"),
     ("protocol-name", gnp_rule({"action": "Allow", "protocol": "tcp"}), "spec.ingress[0].protocol",
@@ -121,8 +127,9 @@ INVALID = [
      "'Ingress' type specified more than once", "FieldValueDuplicate"),
     ("staged-delete-with-fields", obj("StagedGlobalNetworkPolicy", {"stagedAction": "Delete", "selector": "all()"}),
      "spec", "every spec field except tier must be empty", "FieldValueInvalid"),
-    ("ippool-host-bits", obj("IPPool", {"cidr": "10.0.0.1/16"}), "spec.cidr", "strictly masked", "FieldValueInvalid"),
-    ("ippool-too-small", obj("IPPool", {"cidr": "10.0.0.0/27"}), "spec.cidr", "too small", "FieldValueInvalid"),
+    ("ippool-too-small", obj("IPPool", {"cidr": "10.0.0.0/27"}), "spec.cidr",
+     "IP pool size is too small for use with Calico IPAM. It must be equal to or greater than the block size.",
+     "FieldValueInvalid"),
     ("ippool-link-local", obj("IPPool", {"cidr": "169.254.0.0/16"}), "spec.cidr", "link local", "FieldValueInvalid"),
     ("ippool-ipip-v6", obj("IPPool", {"cidr": "fd00::/64", "ipipMode": "Always"}), "spec.ipipMode",
      "IPIP is not supported on IPv6 pools", "FieldValueInvalid"),
@@ -133,7 +140,7 @@ INVALID = [
     ("ippool-global-node-selector", obj("IPPool", {"cidr": "10.0.0.0/16", "nodeSelector": "global()"}),
      "spec.nodeSelector", "global() selector is not valid", "FieldValueInvalid"),
     ("bgp-default-only", obj("BGPConfiguration", {"asNumber": 64512}, name="node.a"), "spec.asNumber",
-     "only be set on the BGPConfiguration named 'default'", "FieldValueForbidden"),
+     "Cannot set asNumber on a non default BGP Configuration.", "FieldValueForbidden"),
     ("bgp-community", obj("BGPConfiguration", {"communities": [{"name": "c", "value": "65536:1"}],
                                                 "prefixAdvertisements": [{"cidr": "10.0.0.0/8", "communities": ["c"]}]},
                           name="default"),
@@ -219,6 +226,7 @@ DEFAULTS = [
      {"blockSize": 26, "ipipMode": "Never", "vxlanMode": "Never", "nodeSelector": "all()",
       "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
     ("ippool-v6-canonical", obj("IPPool", {"cidr": "FD00:0:0::/48"}), {"cidr": "fd00::/48", "blockSize": 122}),
+    ("ippool-masked", obj("IPPool", {"cidr": "10.0.0.1/16"}), {"cidr": "10.0.0.0/16"}),
     ("ippool-empty-node-selector", obj("IPPool", {"cidr": "10.0.0.0/16", "nodeSelector": ""}),
      {"nodeSelector": "all()"}),
     ("policy-types-ingress", obj("NetworkPolicy", {}), {"types": ["Ingress"], "tier": "default"}),
@@ -280,6 +288,11 @@ def test_absent_spec_is_defaulted_to_empty(validator: Validator) -> None:
     assert check(validator, resource) == [] and resource["spec"] == {}
 
 
+def test_unmasked_pool_is_rejected_without_defaulting(validator: Validator) -> None:
+    causes = validator.validate("IPPool", obj("IPPool", {"cidr": "10.0.0.1/16"}))
+    assert any(c.field == "spec.cidr" and "strictly masked" in c.message for c in causes), causes
+
+
 def test_validate_never_mutates(validator: Validator) -> None:
     resource = obj("IPPool", {"cidr": "10.0.0.1/16", "extra": 1})
     before = copy.deepcopy(resource)
@@ -288,7 +301,7 @@ def test_validate_never_mutates(validator: Validator) -> None:
 
 
 def test_all_failures_are_reported_at_once(validator: Validator) -> None:
-    resource = obj("IPPool", {"cidr": "10.0.0.1/16", "vxlanMode": "Sometimes"}, name="Bad")
+    resource = obj("IPPool", {"cidr": "10.0.0.0/27", "vxlanMode": "Sometimes"}, name="Bad")
     fields = {c.field for c in check(validator, resource)}
     assert {"metadata.name", "spec.cidr", "spec.vxlanMode"} <= fields
 

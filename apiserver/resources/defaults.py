@@ -5,7 +5,8 @@
 1. canonical forms of typed values, as Go's JSON decoding produces them: numeric protocol
    strings that fit uint8 become ints (``"6"`` → ``6``), single-port strings and ``"n:n"``
    ranges become ints, dotted AS numbers ``"a.b"`` become ``a<<16 + b``;
-   IPPool CIDRs are rewritten in canonical text (same address and prefix);
+   IPPool CIDRs become their canonical network (``10.0.0.1/16`` → ``10.0.0.0/16``, an address
+   alone → ``/32``/``/128``), as clientv3's ``validateAndSetDefaults`` normalises them;
 2. the per-kind defaults of libcalico-go's clientv3 (`KIND_DEFAULTS`);
 3. the CRD defaults of the kind's schema, which fill only absent fields (an empty string
    counts as absent: Go's ``omitempty`` drops it before the CRD defaults are applied), and
@@ -131,8 +132,8 @@ def _canonicalise(kind: str, spec: dict[str, Any]) -> None:
         _canonical_bgp_filter(spec)
     if kind == "IPPool" and isinstance(spec.get("cidr"), str):
         cidr = parse_cidr(spec["cidr"])
-        if cidr is not None and "/" in spec["cidr"]:
-            spec["cidr"] = f"{cidr.address}/{cidr.network.prefixlen}"
+        if cidr is not None:
+            spec["cidr"] = str(cidr.network)
 
 
 def _rules(kind: str, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -146,27 +146,30 @@ class Port:
 
 
 def parse_port(value: object) -> Port | str:
-    """Decode a port like ``numorstring.Port.UnmarshalJSON``; a string result is the problem."""
-    if isinstance(value, bool):
+    """Decode a port like ``numorstring.Port.UnmarshalJSON``; a string result is the problem
+    (worded as libcalico-go words it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         return f"port must be a number, a range \"min:max\" or a name, not {shown(value)}"
     if isinstance(value, int):
         if not 0 <= value <= 65535:
-            return f"port {value} is out of range (0-65535)"
+            return f"cannot unmarshal number {shown(value)} into a port (0-65535)"
         return Port(value, value)
-    if not isinstance(value, str):
-        return f"port must be a number, a range \"min:max\" or a name, not {shown(value)}"
     number = _uint(value, 65535)
     if number is not None:
         return Port(number, number)
-    if ":" in value:
-        parts = value.split(":")
-        low, high = (_uint(p, 65535) for p in parts) if len(parts) == 2 else (None, None)
-        if low is None or high is None:
-            return f"invalid port range {shown(value)}: must be \"min:max\" with numbers 0-65535"
-        if low > high:
-            return f"invalid port range {shown(value)}: min {low} is greater than max {high}"
-        return Port(low, high)
-    return Port(name=value)
+    if ":" not in value:
+        return Port(name=value)
+    parts = value.split(":")
+    if len(parts) != 2:
+        return f"invalid port format ({shown(value)}): must be \"min:max\""
+    low, high = (_uint(part, 65535) for part in parts)
+    if low is None:
+        return f"invalid minimum port number in range ({value})"
+    if high is None:
+        return f"invalid maximum port number in range ({value})"
+    if low > high:
+        return f"minimum port number ({low}) is greater than maximum port number ({high}) in port range"
+    return Port(low, high)
 
 
 def port_problem(port: Port) -> str | None:
@@ -174,7 +177,7 @@ def port_problem(port: Port) -> str | None:
     if port.name:
         return None
     if port.min < 1 or port.max < 1:
-        return f"port range {port.min}:{port.max} is invalid: port numbers must be between 1 and 65535"
+        return "port range invalid, port number must be between 1 and 65535"
     return None
 
 

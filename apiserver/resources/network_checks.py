@@ -85,8 +85,8 @@ def _pool_cidr(report: Report, spec: dict[str, Any], cidr: Any) -> None:
         if not low <= block <= high:
             report.add("spec.blockSize", f"blockSize must be between {low} and {high} for IPv{cidr.version} pools")
         elif spec.get("disabled") is not True and cidr.network.prefixlen > block:
-            report.add("spec.cidr", f"IP pool size /{cidr.network.prefixlen} is too small for use with Calico "
-                                    f"IPAM: it must be equal to or greater than the block size /{block}")
+            report.add("spec.cidr", "IP pool size is too small for use with Calico IPAM. It must be equal to "
+                                    "or greater than the block size.")
 
 
 # --- BGP ---------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def _bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]
     if name and name != "default":
         for key in BGP_DEFAULT_ONLY:
             if key in spec:
-                report.add(f"spec.{key}", f"{key} may only be set on the BGPConfiguration named 'default'",
+                report.add(f"spec.{key}", f"Cannot set {key} on a non default BGP Configuration.",
                            "FieldValueForbidden")
     if spec.get("nodeToNodeMeshEnabled") is False:
         for key in ("nodeMeshPassword", "nodeMeshMaxRestartTime"):
