@@ -73,26 +73,11 @@ def _value(value: Any, schema: dict, path: list[str], kind: str) -> Any:
         raise DecodeError(f"cannot unmarshal {_json_type(value)} into Go struct field "
                           f"{_owner(path, kind)}.{'.'.join(path)} of type "
                           f"{_GO_TYPES.get(wanted, wanted)}")
-    _check_bounds(value, schema, path, kind)
     if isinstance(value, dict):
         return _object(value, schema, path, kind)
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_value(v, schema["items"], path, kind) for v in value]
     return value
-
-
-def _check_bounds(value: Any, schema: dict, path: list[str], kind: str) -> None:
-    """An integer outside the schema's minimum/maximum overflows Go's integer type."""
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            not {"minimum", "maximum"} & set(schema):
-        return
-    low, high = schema.get("minimum"), schema.get("maximum")
-    if (low is None or value >= low) and (high is None or value <= high):
-        return
-    gotype = {(0, 65535): "uint16", (0, 4294967295): "uint32", (0, 255): "uint8"}.get(
-        (low, high), "int")
-    raise DecodeError(f"cannot unmarshal number {value} into Go struct field "
-                      f"{_owner(path, kind)}.{'.'.join(path)} of type {gotype}")
 
 
 def _owner(path: list[str], kind: str) -> str:

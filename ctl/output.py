@@ -150,7 +150,7 @@ def to_yaml(value: Any) -> str:
 
 def go_order(value: Any, depth: int = 0) -> Any:
     """Objects re-keyed in Go struct order (TypeMeta, ObjectMeta, Spec…); floats that are
-    integers become ints."""
+    integers become ints; a null creationTimestamp is left out, as calicoctl prints it."""
     if isinstance(value, dict):
         order = _TOP_ORDER if depth == 0 or "apiVersion" in value else ()
         keys = [k for k in order if k in value] + [k for k in value if k not in order]
@@ -160,7 +160,8 @@ def go_order(value: Any, depth: int = 0) -> Any:
             if k == "metadata" and isinstance(child, dict):
                 child = {m: child[m] for m in
                          [m for m in _META_ORDER if m in child] +
-                         [m for m in child if m not in _META_ORDER]}
+                         [m for m in child if m not in _META_ORDER]
+                         if not (m == "creationTimestamp" and child[m] is None)}
             out[k] = go_order(child, depth + 1)
         return out
     if isinstance(value, list):

@@ -11,7 +11,6 @@ SCHEMA = {"properties": {
     "spec": {"type": "object", "properties": {
         "order": {"type": "number"},
         "disabled": {"type": "boolean"},
-        "asNumber": {"type": "integer", "minimum": 0, "maximum": 4294967295},
         "ingress": {"type": "array", "items": {"type": "object", "properties": {
             "icmp": {"type": "object", "properties": {"type": {"type": "integer"}}}}}},
         "ports": {"type": "array", "items": {"anyOf": [{"type": "integer"},
@@ -33,8 +32,6 @@ def test_field_names_fold_to_the_schema_spelling_at_every_depth():
      "cannot unmarshal string into Go struct field IPPoolSpec.spec.disabled of type bool"),
     ({"order": "first"},
      "cannot unmarshal string into Go struct field IPPoolSpec.spec.order of type float64"),
-    ({"asNumber": -1},
-     "cannot unmarshal number -1 into Go struct field IPPoolSpec.spec.asNumber of type uint32"),
     ({"ingress": {"a": 1}}, "cannot unmarshal object into Go struct field "
                             "IPPoolSpec.spec.ingress of type []interface {}"),
 ])

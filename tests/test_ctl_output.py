@@ -99,3 +99,10 @@ def test_go_template(template, text):
 def test_go_template_errors(template):
     with pytest.raises(gotemplate.TemplateError):
         gotemplate.render(template, gotemplate.go_view(DATA))
+
+
+def test_null_creation_timestamp_is_left_out():
+    obj = {"apiVersion": "v", "kind": "Profile",
+           "metadata": {"creationTimestamp": None, "name": "p", "resourceVersion": "1"}}
+    assert output.render_objects([obj], Format("yaml")) == (
+        'apiVersion: v\nkind: Profile\nmetadata:\n  name: p\n  resourceVersion: "1"\n')
