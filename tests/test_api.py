@@ -297,6 +297,9 @@ async def test_ippool_defaults_and_overlap(client):
     pool["spec"]["cidr"] = "10.5.128.0/17"
     r = await client.post(f"{GROUP}/ippools", json=pool)
     assert r.status_code == 422 and "overlaps" in r.json()["message"]
+    r = await client.patch(f"{GROUP}/ippools/a", content='{"spec":{"cidr":"10.6.0.0/16"}}',
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.cidr"
 
 
 async def test_bgppeer_filters_must_exist(client):

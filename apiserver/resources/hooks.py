@@ -62,11 +62,6 @@ def ippool_no_overlap(lookup: Lookup, obj: dict, old: dict | None) -> None:
         cidr = ipaddress.ip_network(obj["spec"]["cidr"], strict=False)
     except (KeyError, ValueError):
         return
-    if old is not None and old.get("spec", {}).get("cidr") not in (None, obj["spec"]["cidr"]):
-        raise Invalid(f'IPPool.projectcalico.org "{name}" is invalid: spec.cidr cannot be changed',
-                      kind="IPPool", name=name, causes=[Cause(
-                          "spec.cidr", f"IPPool CIDR cannot be modified (was {old['spec']['cidr']})",
-                          "FieldValueForbidden")])
     for other in lookup.list("IPPool"):
         if other["metadata"]["name"] == name:
             continue

@@ -35,6 +35,8 @@ class Validator(Protocol):
 
     def validate(self, kind: str, obj: dict) -> list[Cause]: ...
 
+    def validate_update(self, kind: str, old: dict, new: dict) -> list[Cause]: ...
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -365,7 +367,8 @@ class ResourceStore:
         after catching up with etcd before a refusal, as another server may have just written
         what the rule needs)."""
         self.validator.default(kind.kind, obj)
-        causes = self.validator.validate(kind.kind, obj)
+        causes = self.validator.validate(kind.kind, obj) if old is None else \
+            self.validator.validate_update(kind.kind, old, obj)
         name = obj["metadata"].get("name")
         if causes:
             unknown = [c for c in causes if c.reason == "FieldUnknown"]
