@@ -46,6 +46,7 @@ class LeaderElection:
                     await self._lead(lease, lead)
             finally:
                 await asyncio.shield(self._revoke(lease))
+            await asyncio.sleep(self.poll)
 
     async def _revoke(self, lease: int) -> None:
         try:

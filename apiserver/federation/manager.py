@@ -102,8 +102,9 @@ class ManagerOptions:
 class PeerRun:
     """The running syncers of one peer, and the task that writes its RCC status."""
 
-    def __init__(self, spec: PeerSpec, syncers: list[PeerSyncer], client: PeerClient) -> None:
-        self.spec, self.syncers, self.client = spec, syncers, client
+    def __init__(self, spec: PeerSpec) -> None:
+        self.spec = spec
+        self.syncers: list[PeerSyncer] = []
         self.dirty = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
 
@@ -119,7 +120,6 @@ class PeerRun:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.client.aclose()
 
 
 class FederationManager:
@@ -198,8 +198,7 @@ class FederationManager:
 
     def _start(self, spec: PeerSpec) -> PeerRun:
         name = spec.config.name
-        client = PeerClient(spec.config, self.options.limits)
-        run = PeerRun(spec, [], client)
+        run = PeerRun(spec)
         if not spec.error:
             options = SyncOptions(parse(spec.selector), spec.namespaces, spec.stale_ttl,
                                   backoff_max=self.options.backoff_max)
@@ -209,6 +208,7 @@ class FederationManager:
                 if task is not None:
                     task.cancel()
                 writer = CopyWriter(self.store, name, kind, self._writes)
+                client = PeerClient(spec.config, self.options.limits)
                 run.syncers.append(PeerSyncer(name, kind, client, writer, options,
                                               on_change=run.dirty.set))
             run.tasks = [asyncio.create_task(s.run(), name=f"sync-{name}-{s.kind.kind}")

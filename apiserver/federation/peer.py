@@ -96,16 +96,20 @@ class PeerEvent:
 
 @dataclass
 class PeerClient:
-    """An HTTP client of one peer. Credentials files are read on every ``connect`` so rotated
-    tokens and certificates are picked up at the next reconnect. Close with ``aclose``."""
+    """An HTTP client of one peer, used by one syncer. Credentials files are read on every
+    ``reconnect`` so rotated tokens and certificates are picked up. Close with ``aclose``."""
 
     config: PeerConfig
     limits: Limits = field(default_factory=Limits)
     _client: httpx.AsyncClient | None = None
 
-    def connect(self) -> None:
-        """(Re)build the underlying connection pool. Raises PeerRejected when a credentials
-        file cannot be read."""
+    async def reconnect(self) -> None:
+        """Drop the connection pool; the next call builds a new one with fresh credentials."""
+        await self.aclose()
+
+    def _connect(self) -> httpx.AsyncClient:
+        """A connection pool for the peer. Raises PeerRejected when a credentials file cannot
+        be read."""
         headers = {"Accept": "application/json", "User-Agent": "calico-apiserver-federation"}
         if self.config.token_file:
             try:
@@ -119,12 +123,10 @@ class PeerClient:
         except (OSError, ssl.SSLError) as err:
             raise PeerRejected(f"cannot load TLS files: {err}") from None
         timeout = httpx.Timeout(self.limits.request_timeout, connect=self.limits.connect_timeout)
-        old, self._client = self._client, httpx.AsyncClient(
+        return httpx.AsyncClient(
             base_url=self.config.api_server.rstrip("/"), headers=headers, verify=verify,
             timeout=timeout, follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4))
-        if old is not None:
-            asyncio.get_running_loop().create_task(old.aclose())
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
 
     def _tls_context(self) -> ssl.SSLContext | bool:
         if not self.config.api_server.startswith("https://"):
@@ -145,7 +147,7 @@ class PeerClient:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self.connect()
+            self._client = self._connect()
         return self._client  # type: ignore[return-value]
 
     # -- calls ---------------------------------------------------------------------------------

@@ -127,7 +127,13 @@ class PeerSyncer:
 
     # -- main loop -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Sync until cancelled; never raises anything else."""
+        """Sync until cancelled (then close the peer client); never raises anything else."""
+        try:
+            await self._loop()
+        finally:
+            await asyncio.shield(self.client.aclose())
+
+    async def _loop(self) -> None:
         backoff = self.options.backoff_initial
         relist, verified = True, False
         while True:
@@ -151,10 +157,7 @@ class PeerSyncer:
                 relist = await self._expire_if_stale() or relist
                 await asyncio.sleep(self._delay(backoff))
                 backoff = min(backoff * 2, self.options.backoff_max)
-                try:
-                    self.client.connect()
-                except PeerError as err2:
-                    self._set_state(FAILED, str(err2))
+                await self.client.reconnect()
                 verified = False
 
     def _delay(self, backoff: float) -> float:
