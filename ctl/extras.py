@@ -8,7 +8,7 @@ from typing import Any
 from . import output
 from .cli import VERBS, UsageError
 from .client import ApiError, CtlError, NotFound
-from .verbs import (CLIENT_VERSION, CommandError, Item, Session, err, for_create,
+from .verbs import (CLIENT_VERSION, CommandError, Item, Session, describe_id, err, for_create,
                     for_update, load_items, namespace_problem, out, run_items)
 
 _VOLATILE = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
@@ -81,15 +81,12 @@ def _diff_one(session: Session, item: Item) -> str | None:
             after = session.client.replace(item.kind, for_update(item.obj), dry_run=True)
     except ApiError as exc:
         return f"error: {item.describe(exc)}"
-    before = output.to_yaml(_stable(live)) if live else ""
-    lines = list(difflib.unified_diff(
-        before.splitlines(keepends=True), output.to_yaml(_stable(after)).splitlines(
-            keepends=True), fromfile=f"{_who(item)} (live)", tofile=f"{_who(item)} (applied)"))
+    before = output.to_yaml(_stable(live)).splitlines(keepends=True) if live else []
+    now = output.to_yaml(_stable(after)).splitlines(keepends=True)
+    who = describe_id(item)
+    lines = difflib.unified_diff(before, now, fromfile=f"{who} (live)",
+                                 tofile=f"{who} (applied)")
     return "".join(lines) or None
-
-
-def _who(item: Item) -> str:
-    return f"{item.kind.kind}({item.namespace + '/' if item.namespace else ''}{item.name})"
 
 
 def _stable(obj: dict) -> dict:

@@ -14,7 +14,7 @@ from . import batch, config, decode, manifests
 from .cli import Args, UsageError
 from .client import (AlreadyExists, ApiClient, BadResponse, ConnectionFailed, CtlError,
                      KindInfo, MethodNotAllowed, NotFound, kind_lookup)
-from .messages import describe
+from .messages import describe, ident
 
 CLIENT_VERSION = "v3.32.1"
 _KEEP_META = ("name", "namespace", "labels", "annotations")
@@ -250,16 +250,21 @@ def write_verb(session: Session) -> int:
 
 def run_items(items: list[Item], one: Callable[[Item], str | None], *, label: str,
               reverse: bool = False) -> list[str | None]:
-    """``one`` over every item (batch rules); a lost server ends the command, saying how
-    many resources had already succeeded."""
+    """``one`` over every item (batch rules); a lost server ends the command with one line
+    naming every resource that had already succeeded."""
     try:
         return batch.run_all(items, one, kind_of=lambda i: i.kind.kind, key_of=lambda i: i.key,
                              reverse=reverse, label=label)
     except batch.Aborted as exc:
-        ok = sum(1 for v in exc.done.values() if v is None)
-        raise CommandError(f"{exc.cause}" + (f" ({ok} of {len(items)} resources were "
-                                             "processed successfully before this error)"
-                                             if ok else "")) from None
+        done = [items[i] for i in sorted(exc.done) if exc.done[i] is None]
+        names = ", ".join(describe_id(i) for i in done) or "none"
+        raise CommandError(f"{exc.cause}; {len(done)} of {len(items)} resources succeeded "
+                           f"before it: {names}") from None
+
+
+def describe_id(item: Item) -> str:
+    """``Kind(name)`` / ``Kind(namespace/name)``."""
+    return ident(item.kind.kind, item.name, item.namespace)
 
 
 def report_writes(verb: str, past: str, items: list[Item], errors: list[str | None], *,
