@@ -281,6 +281,20 @@ async def test_policy_tier_must_exist_and_non_empty_tier_cannot_be_deleted(clien
     assert (await client.delete(f"{GROUP}/tiers/security")).status_code == 200
 
 
+async def test_kubernetes_policy_names_are_reserved(client):
+    body = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+            "metadata": {"name": "knp.default.x", "namespace": "default"},
+            "spec": {"selector": "all()"}}
+    base = f"{GROUP}/namespaces/default/networkpolicies"
+    for r in (await client.post(base, json=body), await client.delete(f"{base}/knp.default.x")):
+        assert r.status_code == 405
+        assert r.json()["message"] == ("operation {} is not supported on NetworkPolicy(default/"
+                                       "knp.default.x): kubernetes network policies must be "
+                                       "managed through the kubernetes API").format(
+            "Create" if r.request.method == "POST" else "Delete")
+    assert (await client.put(f"{base}/knp.default.x", json=body)).status_code == 404
+
+
 async def test_ippool_defaults_and_overlap(client):
     pool = {"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "a"},
             "spec": {"cidr": "10.5.0.0/16"}}

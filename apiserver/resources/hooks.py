@@ -36,6 +36,14 @@ class Hooks:
     check: Check | None = None               # cross-object rules before a create/update
     check_delete: CheckDelete | None = None  # rules before a delete
     virtual: Callable[[], dict] | None = None  # a read-only object that always exists
+    reserved: Callable[[str], str | None] | None = None  # why a name may not be written, or None
+
+
+def kubernetes_policy_name(name: str) -> str | None:
+    """``knp.default.*`` names belong to Kubernetes NetworkPolicies (libcalico-go)."""
+    if name.startswith("knp.default."):
+        return "kubernetes network policies must be managed through the kubernetes API"
+    return None
 
 
 def tier_exists(lookup: Lookup, obj: dict, old: dict | None) -> None:

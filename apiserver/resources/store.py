@@ -152,8 +152,7 @@ class ResourceStore:
                      actor: Actor = SYSTEM) -> dict:
         obj = self._checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
-        if kind.read_only and actor is not SYSTEM:
-            raise _not_supported("Create", kind, name, namespace)
+        self._check_writable("Create", kind, name, namespace, actor)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise AlreadyExists(f"{ident(kind, name, namespace)} already exists (it is built in)",
                                 kind=kind.kind, name=name)
@@ -215,8 +214,7 @@ class ResourceStore:
                       actor: Actor, subresource: str | None, verb: str) -> dict:
         """Read-modify-write with compare-and-swap on mod_revision; retried on conflict
         unless the client pinned a resourceVersion."""
-        if kind.read_only and actor is not SYSTEM:
-            raise _not_supported(verb, kind, name, namespace)
+        self._check_writable(verb, kind, name, namespace, actor, reserved=False)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported(verb, kind, name, namespace)
         for _ in range(MAX_RETRIES):
@@ -287,8 +285,7 @@ class ResourceStore:
     async def delete(self, kind: Kind, namespace: str | None, name: str, *,
                      resource_version: str | None = None, dry_run: bool = False,
                      actor: Actor = SYSTEM) -> dict:
-        if kind.read_only and actor is not SYSTEM:
-            raise _not_supported("Delete", kind, name, namespace)
+        self._check_writable("Delete", kind, name, namespace, actor)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported("Delete", kind, name, namespace)
         current = await self._current(kind, name, namespace, resource_version)
@@ -350,6 +347,17 @@ class ResourceStore:
             raise BadRequest(f"namespace should not be specified for a non-namespaced resource. "
                              f"{kind.kind} is not a namespaced resource", kind=kind.kind, name=name)
         return obj
+
+    @staticmethod
+    def _check_writable(verb: str, kind: Kind, name: str, namespace: str | None,
+                        actor: Actor, *, reserved: bool = True) -> None:
+        """MethodNotAllowed for read-only kinds and (on create/delete) reserved names; an
+        update of a reserved name finds nothing, as in libcalico-go."""
+        if kind.read_only and actor is not SYSTEM:
+            raise _not_supported(verb, kind, name, namespace)
+        why = kind.hooks.reserved(name) if reserved and kind.hooks.reserved else None
+        if why:
+            raise _not_supported(verb, kind, name, namespace, why)
 
     async def _current(self, kind: Kind, name: str, namespace: str | None,
                        pinned: str | None) -> Entry | None:
@@ -440,10 +448,11 @@ def _conflict(kind: Kind, name: str, namespace: str | None, given: str, latest: 
                     kind=kind.kind, name=name)
 
 
-def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None) -> ApiError:
+def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None,
+                   reason: str = "") -> ApiError:
     target = f"{namespace}/{name}" if namespace else name
-    return MethodNotAllowed(f"operation {verb} is not supported on {kind.kind}({target})",
-                            kind=kind.kind, name=name)
+    return MethodNotAllowed(f"operation {verb} is not supported on {kind.kind}({target})"
+                            + (f": {reason}" if reason else ""), kind=kind.kind, name=name)
 
 
 def _storage_error(err: st.StorageError) -> ApiError:
