@@ -1,6 +1,7 @@
 """calicoctl's wording of API errors (libcalico-go ``errors.go``), rebuilt from ``Status``."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -49,6 +50,8 @@ def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:
     path = _segments(str(cause.get("field") or ""))
     text = go_field_name(kind, path)
     value = _value_at(obj, path)
+    if path and path[-1] == "cidr":
+        value = _network(value)
     if value is not None:
         text += f" = '{_go_value(value)}'"
     message = str(cause.get("message") or "")
@@ -93,6 +96,14 @@ def _value_at(obj: Any, path: list[str | int]) -> Any:
         else:
             return None
     return cur
+
+
+def _network(value: Any) -> Any:
+    """A CIDR as Calico's IPNet holds it after decoding: the masked network."""
+    try:
+        return str(ipaddress.ip_network(str(value), strict=False))
+    except ValueError:
+        return value
 
 
 def _go_value(value: Any) -> str:
