@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any
 
 from .client import (AlreadyExists, ApiError, BadRequest, Conflict, CtlError, Invalid,
                      NotFound)
 
+_K8S_INVALID = re.compile(r'^Invalid value: ("(?:[^"\\]|\\.)*"|[^:]+): (.*)$', re.S)
 _INITIALISMS = (("Cidr", "CIDR"), ("Ipip", "IPIP"), ("Vxlan", "VXLAN"), ("Bgp", "BGP"),
                 ("Icmp", "ICMP"), ("Mtu", "MTU"), ("Uid", "UID"), ("Asn", "ASN"))
 
@@ -47,14 +49,20 @@ def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:
 
 
 def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:
+    """``Name = 'value' (reason)``; the value is the one a Kubernetes-style cause message
+    names (``Invalid value: 0: …``), else the one at the field's path in ``obj``."""
     path = _segments(str(cause.get("field") or ""))
     text = go_field_name(kind, path)
     value = _value_at(obj, path)
     if path and path[-1] == "cidr":
         value = _network(value)
+    message = str(cause.get("message") or "")
+    m = _K8S_INVALID.match(message)
+    if m:
+        value, message = json.loads(m.group(1)) if m.group(1)[0] == '"' else m.group(1), \
+            m.group(2)
     if value is not None:
         text += f" = '{_go_value(value)}'"
-    message = str(cause.get("message") or "")
     return f"{text} ({message})" if message else text
 
 
