@@ -32,15 +32,30 @@ def secured(etcd, tmp_path_factory):
                     "-subj", "/CN=localhost", "-addext",
                     "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True)
+    _client_certificate(d)
     write(d / "tokens.csv", f'{TOKEN},admin,1,"calico:admin"\n')
     proc = ApiserverProcess(etcd.endpoint, "--no-federation", "--token-auth-file",
                             str(d / "tokens.csv"), "--tls-cert-file", str(d / "cert.pem"),
-                            "--tls-private-key-file", str(d / "key.pem"))
+                            "--tls-private-key-file", str(d / "key.pem"),
+                            "--client-ca-file", str(d / "client-ca.pem"))
     proc.url = proc.url.replace("http://", "https://")
     proc.start(wait=False)
     _wait_tls(proc, d / "cert.pem")
     yield proc.url, d
     proc.stop()
+
+
+def _client_certificate(d: Path) -> None:
+    """A client CA and a certificate it signed for user admin in group calico:admin."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ca",
+            "-keyout", str(d / "client-ca.key"), "-out", str(d / "client-ca.pem"))
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=admin/O=calico:admin",
+            "-keyout", str(d / "client.key"), "-out", str(d / "client.csr"))
+    openssl("x509", "-req", "-in", str(d / "client.csr"), "-CA", str(d / "client-ca.pem"),
+            "-CAkey", str(d / "client-ca.key"), "-CAcreateserial", "-days", "2",
+            "-out", str(d / "client.pem"))
 
 
 def _wait_tls(proc: ApiserverProcess, ca: Path) -> None:
@@ -77,6 +92,15 @@ def test_token_flag_env_and_config_file(secured, tmp_path):
     assert r.code == 0 and r.stdout.startswith("NAME"), r
     r = ctl("http://127.0.0.1:9", "--config", str(cfg), "get", "tiers")
     assert r.code == 0, r
+
+
+def test_client_certificate(secured):
+    url, d = secured
+    r = ctl(url, "get", "tiers", "--certificate-authority", str(d / "cert.pem"),
+            "--client-certificate", str(d / "client.pem"), "--client-key", str(d / "client.key"))
+    assert r.code == 0 and r.stdout.startswith("NAME"), r
+    r = ctl(url, "--client-certificate", str(d / "nosuch.pem"), "get", "tiers")
+    assert r.code == 1 and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_tls_without_the_ca_is_one_line(secured):
