@@ -21,19 +21,11 @@ _SEPARATOR = re.compile(r"^---.*$", re.M)
 
 
 class ManifestError(Exception):
-    """A file that cannot be used; the message is calicoctl's (without the
-    ``failed to execute command:`` prefix unless ``bare`` is set)."""
-
-    def __init__(self, message: str, *, bare: bool = False) -> None:
-        super().__init__(message)
-        self.bare = bare
+    """A file that cannot be used (calicoctl prefixes it with ``failed to execute command:``)."""
 
 
 class NoResources(ManifestError):
     """The inputs hold no resource at all (``--skip-empty`` turns this into success)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, bare=True)
 
 
 class _Loader(yaml.SafeLoader):
