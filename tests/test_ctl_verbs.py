@@ -446,3 +446,17 @@ def test_progress_bar_on_a_terminal_only(env, run, tmp_path):
     assert b"applying" in b"".join(chunks)
     plain = run("apply", "-f", f)
     assert plain.stderr == "" and plain.stdout == proc.stdout
+
+
+def test_bash_completion_completes_verbs_kinds_options_and_names(env, run, tmp_path):
+    url, _ = env
+    run("create", "-f", manifest(tmp_path, POOL))
+    script = write(tmp_path / "c.sh", run("completion", "bash").stdout)
+    probe = (f"source {script}; for words in 'ctl ap' 'ctl get ipp' 'ctl get -o y' "
+             "'ctl delete --sk' 'ctl get ippool po'; do read -ra COMP_WORDS <<< \"$words\"; "
+             "COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _ctl_complete; echo \"${COMPREPLY[*]}\"; done")
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CALICO_APISERVER": url,
+                               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert done.stdout.splitlines() == ["apply", "ippool", "yaml",
+                                        "--skip-empty --skip-not-exists", "pool1"], done
