@@ -2,6 +2,7 @@
 ``-ovalue``, usage errors print the ``Usage:`` section on stderr and exit 1) and dispatch."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -174,5 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(helptext.full(args.verb))
         return 0
     from .verbs import run
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``ctl get … | head``): stop quietly, as Go programs do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
