@@ -385,3 +385,12 @@ def test_required_struct_gets_go_zero_value(validator: Validator) -> None:
     resource = obj("KubeControllersConfiguration", {}, name="default")
     assert check(validator, resource) == []
     assert resource["spec"]["controllers"] == {}
+
+
+@pytest.mark.parametrize("given,canonical", [("125s", "2m5s"), ("9910s", "2h45m10s"),
+                                             ("1h", "1h0m0s"), ("90m", "1h30m0s"), ("0", "0s"),
+                                             ("500ms", "500ms"), ("1m30s", "1m30s")])
+def test_durations_are_stored_in_go_canonical_form(validator, given, canonical):
+    felix = obj("FelixConfiguration", {"routeRefreshInterval": given}, name="default")
+    assert check(validator, felix) == []
+    assert felix["spec"]["routeRefreshInterval"] == canonical

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from apiserver.resources.formats import decode_protocol, parse_cidr, parse_port
+from apiserver.resources.formats import (decode_protocol, go_duration, parse_cidr,
+                                         parse_duration, parse_port)
 
 TIER_LABEL = "projectcalico.org/tier"
 DEFAULT_TIER = "default"
@@ -60,11 +61,13 @@ _GO_ZERO: dict[str, Any] = {"integer": 0, "boolean": False, "object": {}}
 class SchemaDefaults:
     """The defaulting-relevant part of a JSON Schema, computed once per kind.
 
-    ``fills``: (field, value, empty string counts as absent); ``children``/``items``: the
-    sub-schemas below which something is filled.
+    ``fills``: (field, value, empty string counts as absent); ``durations``: Go duration
+    fields, rewritten in Go's canonical form (``125s`` → ``2m5s``) as metav1.Duration
+    round-trips them; ``children``/``items``: the sub-schemas below which something is done.
     """
 
     fills: tuple[tuple[str, Any, bool], ...] = ()
+    durations: tuple[str, ...] = ()
     children: tuple[tuple[str, SchemaDefaults], ...] = ()
     items: SchemaDefaults | None = None
 
@@ -75,9 +78,11 @@ def compile_defaults(schema: dict[str, Any]) -> SchemaDefaults | None:
     Fills are the CRD ``default``s and, for required (non-``omitempty`` in Go) integers,
     booleans and structs, their Go zero value, which Go's JSON encoding always writes.
     """
-    fills, children = [], []
+    fills, children, durations = [], [], []
     required = schema.get("required", ())
     for name, sub in schema.get("properties", {}).items():
+        if sub.get("type") == "string" and "ms|s|m|h" in sub.get("pattern", ""):
+            durations.append(name)
         if "default" in sub:
             fills.append((name, sub["default"], name not in POINTER_FIELDS))
         elif name in required and sub.get("type") in _GO_ZERO:
@@ -86,9 +91,9 @@ def compile_defaults(schema: dict[str, Any]) -> SchemaDefaults | None:
         if child is not None:
             children.append((name, child))
     items = compile_defaults(schema["items"]) if isinstance(schema.get("items"), dict) else None
-    if not fills and not children and items is None:
+    if not fills and not children and not durations and items is None:
         return None
-    return SchemaDefaults(tuple(fills), tuple(children), items)
+    return SchemaDefaults(tuple(fills), tuple(durations), tuple(children), items)
 
 
 def fill_schema_defaults(plan: SchemaDefaults | None, value: Any) -> None:
@@ -99,6 +104,10 @@ def fill_schema_defaults(plan: SchemaDefaults | None, value: Any) -> None:
         for name, default, empty_is_absent in plan.fills:
             if name not in value or (empty_is_absent and value[name] == ""):
                 value[name] = copy.deepcopy(default)
+        for name in plan.durations:
+            nanos = parse_duration(value.get(name))
+            if nanos is not None:
+                value[name] = go_duration(nanos)
         for name, child in plan.children:
             if name in value:
                 fill_schema_defaults(child, value[name])

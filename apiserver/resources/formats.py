@@ -18,6 +18,7 @@ import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Union
 
 import re2
@@ -270,6 +271,52 @@ def is_mac(text: object) -> bool:
 def is_duration(text: object) -> bool:
     """Go ``time.ParseDuration`` syntax (``"1m30s"``, ``"-1ns"``, ``"0"``)."""
     return isinstance(text, str) and len(text) <= 64 and _DURATION.fullmatch(text) is not None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_NANOS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9,
+          "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def parse_duration(text: object) -> int | None:
+    """Go ``time.ParseDuration`` of ``text`` in nanoseconds, or None when it is not one."""
+    if not is_duration(text):
+        return None
+    body = text.lstrip("+-")
+    if body == "0":
+        return 0
+    total, pos = Fraction(0), 0
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != pos:
+            return None
+        total += Fraction(match.group(1)) * _NANOS[match.group(2)]
+        pos = match.end()
+    if pos != len(body):
+        return None
+    nanos = int(total)
+    return -nanos if text.startswith("-") else nanos
+
+
+def go_duration(nanos: int) -> str:
+    """Go's ``time.Duration.String()``: ``2m5s``, ``1h0m0s``, ``1.5s``, ``500ms``, ``0s``."""
+    if nanos == 0:
+        return "0s"
+    sign, u = ("-" if nanos < 0 else ""), abs(nanos)
+    if u < 10**9:
+        unit, size = ("ns", 1) if u < 10**3 else ("µs", 10**3) if u < 10**6 else ("ms", 10**6)
+        return sign + _decimal(u, size) + unit
+    hours, rest = divmod(u, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    head = f"{hours}h{minutes}m" if hours else f"{minutes}m" if minutes else ""
+    return sign + head + _decimal(rest, 10**9) + "s"
+
+
+def _decimal(value: int, size: int) -> str:
+    whole, frac = divmod(value, size)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"
 
 
 def is_wireguard_key(text: object) -> bool:
