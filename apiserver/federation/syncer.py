@@ -149,16 +149,28 @@ class PeerSyncer:
             except PeerExpired as err:
                 log.info("federation: peer %s %s: %s; relisting", self.peer, self.kind.kind, err)
                 relist = True
-            except (PeerError, ApiError) as err:
-                text = str(err) if isinstance(err, PeerError) else f"local store: {err.message}"
+            except Exception as err:  # noqa: BLE001 - one peer's trouble must not end its syncer
                 self._errors += 1
                 self._failed_once = True
-                self._set_state(FAILED, text)
-                relist = await self._expire_if_stale() or relist
+                self._set_state(FAILED, self._describe(err))
+                try:
+                    relist = await self._expire_if_stale() or relist
+                except ApiError as expire_err:
+                    log.warning("federation: peer %s %s: cannot expire copies: %s", self.peer,
+                                self.kind.kind, expire_err.message)
                 await asyncio.sleep(self._delay(backoff))
                 backoff = min(backoff * 2, self.options.backoff_max)
                 await self.client.reconnect()
                 verified = False
+
+    def _describe(self, err: Exception) -> str:
+        if isinstance(err, PeerError):
+            return str(err)
+        if isinstance(err, ApiError):
+            return f"local store: {err.message}"
+        log.error("federation: peer %s %s: unexpected error", self.peer, self.kind.kind,
+                  exc_info=err)
+        return f"internal error: {type(err).__name__}: {err}"
 
     def _delay(self, backoff: float) -> float:
         delay = backoff * random.uniform(0.8, 1.2)
