@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -91,6 +92,12 @@ def parse_cidr(text: object, *, allow_ip: bool = True) -> Cidr | None:
     """Parse ``a.b.c.d/n`` or ``x::y/n`` (or a bare IP when ``allow_ip``), else None."""
     if not isinstance(text, str) or len(text) > _MAX_ADDRESS_TEXT:
         return None
+    return _parse_cidr(text, allow_ip)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_cidr(text: str, allow_ip: bool) -> Cidr | None:
+    """Memoised: one request checks a CIDR several times, and peers resend the same ones."""
     address_text, slash, prefix_text = text.partition("/")
     if not slash:
         address = parse_ip(text) if allow_ip else None
@@ -104,7 +111,7 @@ def parse_cidr(text: object, *, allow_ip: bool = True) -> Cidr | None:
         return None
     if ":" in address_text and address.version == 4:
         address = ipaddress.IPv6Address(f"::ffff:{address}")
-    network = ipaddress.ip_network(f"{address}/{prefix_text}", strict=False)
+    network = ipaddress.ip_network((address, int(prefix_text)), strict=False)
     return Cidr(address, network)
 
 
