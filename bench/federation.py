@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -78,9 +79,18 @@ class Apiserver:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def fill(endpoint: str, count: int) -> None:
@@ -133,6 +143,7 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=a.url, headers=hdr, timeout=30) as ca, \
                 httpx.AsyncClient(base_url=b.url, headers=hdr, timeout=30) as cb:
             rss_before = a.rss_mib()
+            cpu_a, cpu_etcd = a.cpu_seconds(), cpu_seconds(etcd_a.process.pid)
             t0 = time.perf_counter()
             r = await ca.post(f"{G}/remoteclusterconfigurations", json={
                 "apiVersion": "projectcalico.org/v3", "kind": "RemoteClusterConfiguration",
@@ -151,11 +162,15 @@ async def main() -> None:
                     raise RuntimeError(f"no initial sync after 300s ({objects} objects)")
                 await asyncio.sleep(0.05)
             initial = time.perf_counter() - t0
+            cpu_a, cpu_etcd = a.cpu_seconds() - cpu_a, cpu_seconds(etcd_a.process.pid) - cpu_etcd
             listed = (await ca.get(f"{G}/globalnetworksets",
                                    params={"labelSelector": "bench=yes"})).json()["items"]
             assert len(listed) == args.sets, len(listed)
             print(f"initial sync of {args.sets} sets: {initial:.2f}s "
                   f"({args.sets / initial:.0f} sets/s)   [target <= 10 s]")
+            print(f"  CPU used meanwhile: cluster-a apiserver {cpu_a:.1f}s "
+                  f"({cpu_a / args.sets * 1000:.2f} ms per set), cluster-a etcd {cpu_etcd:.1f}s; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
             rss_after_sync = a.rss_mib()
 
             # -- propagation latency -------------------------------------------------------
