@@ -54,8 +54,6 @@ CASES, SAMPLES = _load()
 # Cases that apply but fail today, each for a reason outside ctl (strict: a fix shows up as
 # XPASS and the entry must go).
 KNOWN_GAPS = {
-    "crud-054": "server: FelixConfiguration durations are stored as written (125s, 9910s); "
-                "Calico normalises them to Go's time.Duration text (2m5s, 2h45m10s)",
     "err-011": "calicoctl's Go decoder fails on asNumber 4294967296 ('cannot unmarshal number "
                "into Go struct field BGPPeerSpec.spec.asNumber of type string') before it sees "
                "the unknown field 'scope'; the server reports the unknown field",
