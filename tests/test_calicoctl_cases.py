@@ -175,6 +175,8 @@ class CaseRun:
         datastore = str(case.get("datastore", ""))
         self.no_server = datastore.startswith("none") and "validate" not in datastore
         self.uses_revisions = "rev0" in json.dumps(case)
+        self.setup_objects: list[str] = []
+        self.main_result: Run | None = None
 
     # running commands
     def ctl(self, command: str, data: Any = None, *, stdin: bool = False,
@@ -276,7 +278,6 @@ class CaseRun:
             meta = step["input"]["metadata"]
             got = self.ctl(f"calicoctl get {step['input']['kind']} {meta['name']} -o yaml")
             self.saved[m.group(1)] = got.stdout
-        self.setup_objects = getattr(self, "setup_objects", [])
         if isinstance(step.get("input"), dict) and self.uses_revisions:
             meta = step["input"]["metadata"]
             got = self.ctl(f"calicoctl get {step['input']['kind']} {meta['name']} -o yaml"
