@@ -129,8 +129,8 @@ def load_items(session: Session) -> list[Item] | None:
         kind = next((k for k in session.client.kinds() if k.kind == res.obj.get("kind")), None)
         if kind is None or res.obj.get("apiVersion") != manifests.API_VERSION:
             raise CommandError("failed to execute command: unknown resource type "
-                               f"({res.obj.get('kind')}) and/or version "
-                               f"({res.obj.get('apiVersion')})")
+                               f"({res.obj.get('kind') or ''}) and/or version "
+                               f"({res.obj.get('apiVersion') or ''}) in {res.source}")
         try:
             obj = decode.decode(json.loads(json.dumps(res.obj)), known.get(kind.kind))
         except decode.DecodeError as exc:

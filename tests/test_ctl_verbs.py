@@ -153,10 +153,10 @@ def test_stdin_directories_recursion_and_lists(run, tmp_path):
      "cannot start any token"),
     ("apiVersion: projectcalico.org/v3\nkind: ipPool\nmetadata: {name: x}\n",
      "failed to execute command: unknown resource type (ipPool) and/or version "
-     "(projectcalico.org/v3)"),
+     "(projectcalico.org/v3) in {f}\n"),
     ("apiVersion: projectcalico.org/v7\nkind: IPPool\nmetadata: {name: x}\n",
      "failed to execute command: unknown resource type (IPPool) and/or version "
-     "(projectcalico.org/v7)"),
+     "(projectcalico.org/v7) in {f}\n"),
     ("just text\n", "failed to execute command: {f}: document 2 is not a resource"),
 ])
 def test_bad_files_abort_before_writing(run, tmp_path, text, message):
