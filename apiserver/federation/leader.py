@@ -25,7 +25,7 @@ LEADER_KEY = "/calico/federation/v1/leader"
 
 class LeaderElection:
     def __init__(self, storage: Storage, *, identity: str | None = None, key: str = LEADER_KEY,
-                 ttl: int = 5, poll: float = 1.0) -> None:
+                 ttl: int = 8, poll: float = 1.0) -> None:
         self.storage, self.key, self.ttl, self.poll = storage, key, ttl, poll
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
         self.role: str | None = None   # None (undecided), "leader" or "follower"
