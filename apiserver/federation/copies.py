@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ..resources.catalog import API_VERSION, Kind
-from ..resources.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Invalid,
+from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
                                 NotFound, TooLarge)
 from ..resources.store import FEDERATION_LABEL, Actor, ResourceStore
 
@@ -160,4 +160,4 @@ def _owner_text(obj: dict) -> str:
     return f"a copy from cluster {other!r}" if other else "a local object"
 
 
-__all__ = ["ApiError", "CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy"]
+__all__ = ["CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy"]

@@ -22,7 +22,7 @@ from ..resources.errors import ApiError, NotFound
 from ..resources.selectors import SelectorError, parse
 from ..resources.store import ResourceStore
 from .copies import CONTROLLER, CopyWriter, owner
-from .peer import Limits, PeerClient, PeerConfig, PeerError
+from .peer import Limits, PeerClient, PeerConfig
 from .syncer import CONNECTING, FAILED, IN_SYNC, SYNCING, PeerSyncer, SyncerStatus, SyncOptions
 
 log = logging.getLogger(__name__)
@@ -333,4 +333,4 @@ def _condition(old: dict, type_: str, true: bool, reason: str, message: str) -> 
             .strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-__all__ = ["FederationManager", "ManagerOptions", "PeerError", "PeerSpec", "peer_spec"]
+__all__ = ["FederationManager", "ManagerOptions", "PeerSpec", "peer_spec"]
