@@ -109,7 +109,7 @@ async def serve(settings: Settings) -> None:
                                                  settings.etcd_keyfile),
                           timeout=settings.etcd_timeout)
     app = create_app(settings, storage)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.listen_host, settings.listen_port,
                        ssl_context=ssl_context(settings))

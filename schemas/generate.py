@@ -103,6 +103,19 @@ OBJECT_META: dict[str, Any] = {
 }
 
 
+AS_NUMBER_FIELDS = frozenset({"asNumber", "localASNumber", "asPathPrefix", "prefix"})
+"""numorstring.ASNumber fields: the CRDs say int32, the Go type is uint32."""
+
+
+def fix_as_numbers(properties: dict[str, Any]) -> None:
+    """Give AS-number integers (or lists of them) the uint32 range instead of ``int32``."""
+    for name, sub in properties.items():
+        target = sub.get("items", {}) if sub.get("type") == "array" else sub
+        if name in AS_NUMBER_FIELDS and target.get("type") == "integer":
+            target.pop("format", None)
+            target.update(minimum=0, maximum=4294967295)
+
+
 def fix_pattern(pattern: str) -> str:
     """Move a leading inline flag group after ``^`` (``^(?i)…``) to the very front."""
     m = INLINE_FLAG.match(pattern)
@@ -118,6 +131,8 @@ def convert(node: Any) -> Any:
     out = {key: convert(value) for key, value in node.items()}
     if "pattern" in out:
         out["pattern"] = fix_pattern(out["pattern"])
+    if isinstance(out.get("properties"), dict):
+        fix_as_numbers(out["properties"])
     if out.pop("nullable", False) and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
     if out.get("x-kubernetes-int-or-string") and "anyOf" not in out:

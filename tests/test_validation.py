@@ -147,7 +147,7 @@ INVALID = [
      "spec.communities[0].value", "expected 16 bit values", "FieldValueInvalid"),
     ("bgppeer-peer-ip", obj("BGPPeer", {"peerIP": "10.0.0.1:0"}), "spec.peerIP", "invalid peerIP", "FieldValueInvalid"),
     ("bgppeer-as-range", obj("BGPPeer", {"peerIP": "10.0.0.1", "asNumber": -1}), "spec.asNumber",
-     "out of range", "FieldValueInvalid"),
+     "less than the minimum 0", "FieldValueInvalid"),
     ("bgppeer-both-node-and-selector", obj("BGPPeer", {"node": "a", "nodeSelector": "all()"}), "spec.node",
      "cannot both be set", "FieldValueInvalid"),
     ("bgpfilter-cidr-family", obj("BGPFilter", {"exportV4": [{"cidr": "fd00::/64", "matchOperator": "In",

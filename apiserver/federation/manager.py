@@ -157,7 +157,7 @@ class FederationManager:
                 sub = cache.subscribe(self.rcc, None, 0)
                 try:
                     await self._reconcile()
-                    while (change := await sub.get()) is not None:
+                    while await sub.get() is not None:
                         while not sub.queue.empty():
                             if sub.queue.get_nowait() is None:
                                 break

@@ -28,7 +28,7 @@ from apiserver.resources.formats import (decode_protocol, go_duration, parse_cid
 
 TIER_LABEL = "projectcalico.org/tier"
 DEFAULT_TIER = "default"
-DEFAULT_TIER_ORDER = 1_000_000.0
+DEFAULT_TIER_ORDER = 1_000_000
 POLICY_KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy",
                           "StagedNetworkPolicy", "StagedGlobalNetworkPolicy"})
 RULE_KINDS = POLICY_KINDS | {"Profile"}

@@ -11,7 +11,6 @@ from apiserver.resources.fieldview import Check, Report, items, mapping, text
 from apiserver.resources.formats import (
     CONTAINER_ID, INTERFACE_NAME, cidr_problem, ip_problem, is_mac, is_name, is_wireguard_key,
     parse_cidr, port_name_problem, protocol_problem, protocol_supports_ports, shown)
-from apiserver.resources.network_checks import as_number_problem
 
 
 def _host_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -58,7 +57,6 @@ def _node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if isinstance(bgp, dict):
         if not bgp:
             report.add("spec.bgp", "spec.bgp must not be empty when present")
-        report.check("spec.bgp.asNumber", as_number_problem(bgp.get("asNumber")))
         _check_all(report, "spec.bgp", bgp, {
             "ipv4Address": lambda v: cidr_problem(v, version=4),
             "ipv6Address": lambda v: cidr_problem(v, version=6),

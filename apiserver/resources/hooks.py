@@ -15,8 +15,8 @@ from .errors import Cause, Forbidden, Invalid, NotFound
 TIER_LABEL = "projectcalico.org/tier"
 POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
                 "StagedGlobalNetworkPolicy")
-BUILTIN_TIERS = {"default": ("Deny", 1_000_000.0), "kube-admin": ("Pass", 1_000.0),
-                 "kube-baseline": ("Pass", 10_000_000.0)}
+BUILTIN_TIERS = {"default": ("Deny", 1_000_000), "kube-admin": ("Pass", 1_000),
+                 "kube-baseline": ("Pass", 10_000_000)}
 DEFAULT_ALLOW = "projectcalico-default-allow"
 CALICO_VERSION = "v3.32.1"
 
@@ -97,8 +97,7 @@ def tier_deletable(lookup: Lookup, obj: dict) -> None:
 
 def default_allow_profile() -> dict:
     return {"kind": "Profile", "apiVersion": "projectcalico.org/v3",
-            "metadata": {"name": DEFAULT_ALLOW, "resourceVersion": "1",
-                         "creationTimestamp": None},
+            "metadata": {"name": DEFAULT_ALLOW, "resourceVersion": "1"},
             "spec": {"ingress": [{"action": "Allow"}], "egress": [{"action": "Allow"}]}}
 
 

@@ -21,22 +21,6 @@ _IPV4_PORT = re.compile(r"(\d+).(\d+).(\d+).(\d+):(\d+)")
 _IPV6_PORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d+)")
 BGP_DEFAULT_ONLY = ("nodeToNodeMeshEnabled", "asNumber", "serviceLoadBalancerIPs", "serviceExternalIPs",
                     "serviceClusterIPs", "nodeMeshPassword", "nodeMeshMaxRestartTime")
-AS_NUMBER_MAX = 2**32 - 1
-
-
-def as_number_problem(value: Any) -> str | None:
-    """Why ``value`` is not a (canonicalised) ``numorstring.ASNumber``: a uint32."""
-    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= AS_NUMBER_MAX:
-        return f"AS number {value} is out of range 0-{AS_NUMBER_MAX}"
-    return None
-
-
-def _as_numbers(report: Report, base: str, holder: dict[str, Any], keys: tuple[str, ...]) -> None:
-    for key in keys:
-        if key in holder:
-            report.check(f"{base}.{key}", as_number_problem(holder[key]))
-        for index, value in enumerate(items(holder, key)):
-            report.check(f"{base}.{key}[{index}]", as_number_problem(value))
 
 
 def _enabled(mode: Any) -> bool:
@@ -127,7 +111,6 @@ def _bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]
         if text(spec, key):
             report.check(f"spec.{key}", ip_problem(spec[key], version=version))
     check_durations(report, "spec", spec, ("nodeMeshMaxRestartTime",))
-    _as_numbers(report, "spec", spec, ("asNumber",))
 
 
 def _communities(report: Report, spec: dict[str, Any]) -> None:
@@ -204,7 +187,6 @@ def _bgp_peer(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None
         if not is_name(name):
             report.add(f"spec.filters[{index}]", f"invalid BGPFilter name {shown(name)}")
     check_durations(report, "spec", spec, ("maxRestartTime", "keepaliveTime"))
-    _as_numbers(report, "spec", spec, ("asNumber", "localASNumber"))
 
 
 def _reachable_by(report: Report, reachable_by: str, peer_ip: str) -> None:
@@ -239,10 +221,6 @@ def _bgp_filter_rule(report: Report, field: str, rule: dict[str, Any], version: 
         report.add(f"{field}.cidr", "cidr is required when prefixLength is set", "FieldValueRequired")
     if items(rule, "operations") and rule.get("action") != "Accept":
         report.add(f"{field}.operations", "operations may only be used with action Accept")
-    _as_numbers(report, field, rule, ("asPathPrefix",))
-    for index, operation in enumerate(items(rule, "operations")):
-        _as_numbers(report, f"{field}.operations[{index}].prependASPath",
-                    mapping(operation, "prependASPath"), ("prefix",))
     interface = text(rule, "interface")
     if interface and not _BGP_FILTER_INTERFACE.fullmatch(interface):
         report.add(f"{field}.interface", f"invalid interface pattern {shown(interface)}")
