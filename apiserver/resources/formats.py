@@ -73,19 +73,25 @@ def ip_version(text: object) -> int | None:
 
 @dataclass(frozen=True)
 class Cidr:
-    """A parsed CIDR: the address as written and the network it lies in."""
+    """A parsed CIDR: the address as written and its prefix length (the network it lies in
+    is computed on first use)."""
 
     address: IPAddress
-    network: IPNetwork
+    prefixlen: int
+
+    @functools.cached_property
+    def network(self) -> IPNetwork:
+        network = ipaddress.IPv4Network if self.address.version == 4 else ipaddress.IPv6Network
+        return network((int(self.address), self.prefixlen), strict=False)
 
     @property
     def version(self) -> int:
-        return self.network.version
+        return self.address.version
 
     @property
     def is_masked(self) -> bool:
         """True when no host bits are set (``10.0.0.0/8``, not ``10.0.0.1/8``)."""
-        return self.address == self.network.network_address
+        return int(self.address) & ((1 << (self.address.max_prefixlen - self.prefixlen)) - 1) == 0
 
 
 def parse_cidr(text: object, *, allow_ip: bool = True) -> Cidr | None:
@@ -95,15 +101,26 @@ def parse_cidr(text: object, *, allow_ip: bool = True) -> Cidr | None:
     return _parse_cidr(text, allow_ip)
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}/(3[0-2]|[12]?[0-9])")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse_cidr(text: str, allow_ip: bool) -> Cidr | None:
-    """Memoised: one request checks a CIDR several times, and peers resend the same ones."""
+    """Memoised: one request checks a CIDR several times, and peers resend the same ones.
+    Plain ``a.b.c.d/n`` (the common case, thousands per network set) skips text parsing in
+    ``ipaddress``; everything else goes through it."""
+    v4 = _IPV4_CIDR.fullmatch(text)
+    if v4:
+        a, b, c, d, prefix = (int(g) for g in v4.groups())
+        value = (a << 24) | (b << 16) | (c << 8) | d
+        return Cidr(ipaddress.IPv4Address(value), prefix)
     address_text, slash, prefix_text = text.partition("/")
     if not slash:
         address = parse_ip(text) if allow_ip else None
         if address is None:
             return None
-        return Cidr(address, ipaddress.ip_network(address))
+        return Cidr(address, address.max_prefixlen)
     address = parse_ip(address_text)
     if address is None or not prefix_text.isdigit() or not prefix_text.isascii():
         return None
@@ -111,8 +128,7 @@ def _parse_cidr(text: str, allow_ip: bool) -> Cidr | None:
         return None
     if ":" in address_text and address.version == 4:
         address = ipaddress.IPv6Address(f"::ffff:{address}")
-    network = ipaddress.ip_network((address, int(prefix_text)), strict=False)
-    return Cidr(address, network)
+    return Cidr(address, int(prefix_text))
 
 
 def canonical_cidr(text: str) -> str:
