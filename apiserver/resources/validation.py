@@ -71,8 +71,18 @@ def _compiled(pattern: str) -> Any:
 
 
 def _items_within_bounds(validator: Any, items: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
-    """``items``, skipped for a list already over its ``maxItems`` (that error suffices)."""
+    """``items``, skipped for a list already over its ``maxItems`` (that error suffices).
+
+    Items whose schema is only a type (``nets: [string]``, thousands per network set) are
+    type-checked in one loop; only a mismatch goes through the full machinery, so errors
+    are the same."""
     if isinstance(instance, list) and len(instance) > schema.get("maxItems", len(instance)):
+        return
+    if isinstance(instance, list) and isinstance(items, dict) and \
+            isinstance(items.get("type"), str) and items.keys() <= {"type", "description"}:
+        for index, item in enumerate(instance):
+            if not validator.is_type(item, items["type"]):
+                yield from validator.descend(item, items, path=index)
         return
     yield from _DRAFT_ITEMS(validator, items, instance, schema)
 
