@@ -226,3 +226,28 @@ def test_refuses_public_listener_without_tls_and_auth(tmp_path):
                           "--etcd-endpoints", "http://127.0.0.1:1"], capture_output=True,
                          text=True, timeout=60, cwd=REPO)
     assert out.returncode != 0 and "--insecure" in out.stderr
+
+
+async def test_create_many_batches_and_falls_back_per_object(clean_etcd):
+    from apiserver.api import keys
+    from apiserver.resources.errors import AlreadyExists, Invalid
+    server = running_server(clean_etcd.endpoint)
+    async with server:
+        store = server.app[keys.STORE]
+        kind = store.catalog.kind("GlobalNetworkSet")
+
+        def body(name: str, nets=("10.0.0.0/24",)) -> tuple[None, dict]:
+            return None, {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+                          "metadata": {"name": name}, "spec": {"nets": list(nets)}}
+        await store.create(kind, *body("taken"))
+        bodies = [body(f"b-{i:03d}") for i in range(300)] + [body("taken"), body("bad", ["x"])]
+        results = await store.create_many(kind, bodies)
+        assert all(isinstance(r, dict) for r in results[:300])
+        assert isinstance(results[300], AlreadyExists) and isinstance(results[301], Invalid)
+        # 128 per transaction: the first two chunks are one revision each; the third held the
+        # taken name, so its objects were created one by one
+        assert len({r["metadata"]["resourceVersion"] for r in results[:256]}) == 2
+        assert len({r["metadata"]["resourceVersion"] for r in results[256:300]}) == 44
+    keys_in_etcd = etcdctl(clean_etcd.endpoint, "get", "--prefix", "--keys-only",
+                           f"{KEY}/globalnetworksets/").split()
+    assert len(keys_in_etcd) == 301

@@ -126,6 +126,22 @@ class CopyWriter:
                 return Outcome("invalid", err.message)
         return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
 
+    async def create_many(self, items: list[tuple[Key, dict]]) -> list[Outcome]:
+        """Create copies that do not exist yet, many per etcd transaction (the initial sync);
+        whatever cannot be created that way (a name taken meanwhile) goes through ``upsert``."""
+        async with self.writes:
+            results = await self.store.create_many(
+                self.kind, [(key[0], copy) for key, copy in items], actor=CONTROLLER)
+        outcomes = []
+        for (key, copy), result in zip(items, results):
+            if isinstance(result, dict):
+                outcomes.append(Outcome("written"))
+            elif isinstance(result, (Invalid, BadRequest, TooLarge)):
+                outcomes.append(Outcome("invalid", result.message))
+            else:
+                outcomes.append(await self.upsert(key, copy))
+        return outcomes
+
     async def remove(self, key: Key) -> Outcome:
         """Delete the copy at ``key`` if it is this peer's copy."""
         namespace, name = key

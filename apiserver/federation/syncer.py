@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CONNECTING, SYNCING, IN_SYNC, FAILED = "Connecting", "Syncing", "InSync", "Failed"
 STATES = (CONNECTING, SYNCING, IN_SYNC, FAILED)
 MAX_REPORTED = 20          # conflicts / invalid objects named in the status
+CREATE_BATCH = 256   # new copies written per store.create_many call (initial sync)
 BATCH = 1000               # watch events coalesced into one batch at most
 RETRY_CONFLICTS = 5.0      # seconds between retries of names a local object holds
 
@@ -307,13 +308,22 @@ class PeerSyncer:
             self._on_change()
 
     async def _apply(self, changes: list[tuple[Key, dict | None]]) -> None:
-        """Write (copy) or remove (None) each key; concurrency is bounded by the writer."""
+        """Write (copy) or remove (None) each key; copies of names not present locally are
+        created in batches, the rest one by one; concurrency is bounded by the writer."""
         if not changes:
             return
-        outcomes = await asyncio.gather(*(
-            self.writer.upsert(k, c) if c is not None else self.writer.remove(k)
-            for k, c in changes))
-        for (key, copy), outcome in zip(changes, outcomes):
+        cache = self.writer.store.cache
+        new = [(k, c) for k, c in changes
+               if c is not None and cache.entry(self.kind, k[1], k[0]) is None]
+        fresh = {k for k, _ in new}
+        rest = [(k, c) for k, c in changes if k not in fresh]
+        batches = [new[i:i + CREATE_BATCH] for i in range(0, len(new), CREATE_BATCH)]
+        done = await asyncio.gather(
+            *(self.writer.create_many(batch) for batch in batches),
+            *(self.writer.upsert(k, c) if c is not None else self.writer.remove(k)
+              for k, c in rest))
+        outcomes = [o for batch in done[:len(batches)] for o in batch] + list(done[len(batches):])
+        for (key, copy), outcome in zip(new + rest, outcomes):
             self._record(key, copy, outcome)
 
     def _record(self, key: Key, copy: dict | None, outcome: Outcome) -> None:

@@ -28,6 +28,8 @@ from .errors import TooLarge as TooLargeError
 FEDERATION_LABEL = "federation.projectcalico.org/cluster"
 SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
 MAX_RETRIES = 200
+BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transaction
+BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
 
 
 class Validator(Protocol):
@@ -150,6 +152,64 @@ class ResourceStore:
     # -- writes ----------------------------------------------------------------------------
     async def create(self, kind: Kind, namespace: str | None, body: Any, *, dry_run: bool = False,
                      actor: Actor = SYSTEM) -> dict:
+        obj = await self._new(kind, namespace, body, actor)
+        name = obj["metadata"]["name"]
+        if dry_run:
+            await self.cache.sync()
+            if self.cache.entry(kind, name, namespace) is not None:
+                raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
+                                    kind=kind.kind, name=name)
+            return obj
+        value = codec.encode(kind, obj)
+        try:
+            revision = await self.storage.create(_key(kind, obj), value)
+        except st.KeyExists:
+            raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
+                                kind=kind.kind, name=name) from None
+        except st.StorageError as err:
+            raise _storage_error(err) from None
+        return await self._written(obj, revision)
+
+    async def create_many(self, kind: Kind, bodies: list[tuple[str | None, Any]], *,
+                          actor: Actor = SYSTEM) -> list[dict | ApiError]:
+        """Create several objects of one kind: each goes through the same pipeline as
+        ``create``, then up to ``BATCH_OBJECTS`` (or ``BATCH_BYTES``) of them are written in
+        one etcd transaction. A transaction that finds any of its keys present is not applied;
+        its objects are then created one by one. Returns, per body, the object or its error."""
+        results: list[dict | ApiError | None] = [None] * len(bodies)
+        ready: list[tuple[int, dict, bytes]] = []
+        for i, (namespace, body) in enumerate(bodies):
+            try:
+                obj = await self._new(kind, namespace, body, actor)
+            except ApiError as err:
+                results[i] = err
+                continue
+            ready.append((i, obj, codec.encode(kind, obj)))
+        for chunk in _chunks(ready):
+            try:
+                revision = await self.storage.create_many([(_key(kind, o), v) for _, o, v in chunk])
+            except st.KeyExists:
+                for i, obj, _ in chunk:
+                    results[i] = await self._create_or_error(kind, bodies[i], actor)
+                continue
+            except st.StorageError as err:
+                for i, _, _ in chunk:
+                    results[i] = _storage_error(err)
+                continue
+            for i, obj, _ in chunk:
+                results[i] = await self._written(obj, revision)
+        return results  # type: ignore[return-value]
+
+    async def _create_or_error(self, kind: Kind, item: tuple[str | None, Any],
+                               actor: Actor) -> dict | ApiError:
+        try:
+            return await self.create(kind, item[0], item[1], actor=actor)
+        except ApiError as err:
+            return err
+
+    async def _new(self, kind: Kind, namespace: str | None, body: Any, actor: Actor) -> dict:
+        """A new object ready to write: request checks, server metadata, defaults,
+        validation, hooks. Raises ApiError."""
         obj = self._checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
         self._check_writable("Create", kind, name, namespace, actor)
@@ -166,22 +226,7 @@ class ResourceStore:
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
         await self._prepare(kind, obj, None)
-        key = object_key(kind.plural, name, namespace if kind.namespaced else None)
-        if dry_run:
-            await self.cache.sync()
-            if self.cache.entry(kind, name, namespace) is not None:
-                raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
-                                    kind=kind.kind, name=name)
-            return obj
-        value = codec.encode(kind, obj)
-        try:
-            revision = await self.storage.create(key, value)
-        except st.KeyExists:
-            raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
-                                kind=kind.kind, name=name) from None
-        except st.StorageError as err:
-            raise _storage_error(err) from None
-        return await self._written(kind, value, revision)
+        return obj
 
     async def replace(self, kind: Kind, namespace: str | None, name: str, body: Any, *,
                       dry_run: bool = False, actor: Actor = SYSTEM,
@@ -244,7 +289,7 @@ class ResourceStore:
                 continue
             except st.StorageError as err:
                 raise _storage_error(err) from None
-            return await self._written(kind, value, revision)
+            return await self._written(obj, revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
@@ -407,9 +452,12 @@ class ResourceStore:
                                 "controller; change it in its home cluster", kind=kind.kind,
                                 name=obj["metadata"]["name"])
 
-    async def _written(self, kind: Kind, value: bytes, revision: int) -> dict:
+    async def _written(self, obj: dict, revision: int) -> dict:
+        """The written object (this request's private copy, which is exactly what a read of
+        the stored bytes gives) once the cache holds it."""
         await self.cache.wait_for(revision)
-        return codec.decode(kind, value, revision)
+        obj["metadata"]["resourceVersion"] = str(revision)
+        return obj
 
     async def ensure(self, objects: Iterable[dict]) -> None:
         """Create each object unless one of that name exists (built-ins at start)."""
@@ -419,6 +467,25 @@ class ResourceStore:
                 await self.create(kind, obj["metadata"].get("namespace"), obj)
             except AlreadyExists:
                 pass
+
+
+def _key(kind: Kind, obj: dict) -> str:
+    meta = obj["metadata"]
+    return object_key(kind.plural, meta["name"], meta.get("namespace") if kind.namespaced else None)
+
+
+def _chunks(items: list[tuple[int, dict, bytes]]) -> Iterable[list[tuple[int, dict, bytes]]]:
+    """Runs of at most BATCH_OBJECTS items and BATCH_BYTES of values (etcd's txn limits)."""
+    chunk: list[tuple[int, dict, bytes]] = []
+    size = 0
+    for item in items:
+        if chunk and (len(chunk) >= BATCH_OBJECTS or size + len(item[2]) > BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item[2])
+    if chunk:
+        yield chunk
 
 
 def _decode(kind: Kind, kv: st.KeyValue) -> dict | None:

@@ -139,6 +139,18 @@ class EtcdStorage:
             raise KeyExists(key, _kv(kvs[0]) if kvs else None)
         return resp.header.revision
 
+    async def create_many(self, items: list[tuple[str, bytes]]) -> int:
+        k = [key.encode() for key, _ in items]
+        req = rpc.TxnRequest(
+            compare=[rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.VERSION,
+                                 version=0) for key in k],
+            success=[rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
+                     for key, (_, value) in zip(k, items)])
+        resp = await self._call(self._kv.Txn, req)
+        if not resp.succeeded:
+            raise KeyExists(items[0][0])
+        return resp.header.revision
+
     async def update(self, key: str, value: bytes, *, expect_revision: int) -> int:
         k = key.encode()
         resp = await self._txn(

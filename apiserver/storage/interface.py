@@ -105,6 +105,12 @@ class Storage(Protocol):
         """Write ``key`` only if absent; return the new revision. Raises KeyExists."""
         ...
 
+    async def create_many(self, items: list[tuple[str, bytes]]) -> int:
+        """Write every ``(key, value)`` in one transaction, only if none of the keys exists;
+        return the new revision. Raises KeyExists (naming the first key) and writes nothing
+        when any is present."""
+        ...
+
     async def update(self, key: str, value: bytes, *, expect_revision: int) -> int:
         """Write ``key`` only if its mod_revision is ``expect_revision``; return the new revision.
 
