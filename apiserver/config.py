@@ -1,7 +1,7 @@
 """Server settings (built from the command line in ``main.py``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,4 @@ class Settings:
     bookmark_interval: float = 5.0
     max_watches_per_client: int = 100
     federation: bool = True
-    extra: dict = field(default_factory=dict)
+    federation_options: object | None = None  # a federation.manager.ManagerOptions

@@ -112,7 +112,7 @@ async def clusters(clean_etcd, peer_etcd, tmp_path):
     b = await InProcessServer(peer_etcd.endpoint, cluster_name="cluster-b", federation=False,
                               token_auth_file=str(tokens)).start(token="admin-b")
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              extra={"federation": FAST}).start()
+                              federation_options=FAST).start()
     async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
             httpx.AsyncClient(base_url=b.url, timeout=10,
                               headers={"Authorization": "Bearer admin-b"}) as cb:
@@ -430,7 +430,7 @@ async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tm
     await b.server.start_server(ssl=ctx, shutdown_timeout=0.5)
     url = f"https://127.0.0.1:{b.port}"
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              extra={"federation": FAST}).start()
+                              federation_options=FAST).start()
     try:
         admin_pem = tmp_path / "admin.pem"
         ca.issue_cert("admin@example.com", common_name="admin", organization_name="calico:admin") \
@@ -487,7 +487,7 @@ async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
     fake = TestServer(fake_app, host="127.0.0.1", port=free_port())
     await fake.start_server(shutdown_timeout=0.5)
     first = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                                  extra={"federation": FAST}).start()
+                                  federation_options=FAST).start()
     async with httpx.AsyncClient(base_url=first.url) as c:
         await post(c, rcc("gated", f"http://127.0.0.1:{fake.port}"))
     await first.stop()
@@ -496,7 +496,7 @@ async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
     second.storage = EtcdStorage([second.endpoint])
     second.app = create_app(Settings(etcd_endpoints=(second.endpoint,), cluster_name="cluster-a",
                                      listen_port=second.port,
-                                     extra={"federation": ManagerOptions(status_interval=0.1)}),
+                                     federation_options=ManagerOptions(status_interval=0.1)),
                             second.storage)
     second.server = TestServer(second.app, host="127.0.0.1", port=second.port)
     await second.server.start_server(shutdown_timeout=0.5)

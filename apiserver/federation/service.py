@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class Federation:
-    """Owns the election and manager tasks. Options for tests and benchmarks may be passed as
-    ``settings.extra["federation"]`` (a ManagerOptions)."""
+    """Owns the election and manager tasks. Tests and benchmarks may tune the manager with
+    ``settings.federation_options`` (a ManagerOptions)."""
 
     def __init__(self, settings: Settings, store: ResourceStore) -> None:
         self.enabled = settings.federation
-        options = settings.extra.get("federation") if settings.extra else None
+        options = settings.federation_options
         self.manager = FederationManager(store, cluster_name=settings.cluster_name,
                                          options=options if isinstance(options, ManagerOptions)
                                          else None)
