@@ -26,6 +26,19 @@ SHARED = REPO.parent / "shared"
 GROUP = "/apis/projectcalico.org/v3"
 
 
+def gns(name: str, nets: list[str], labels: dict | None = None) -> dict:
+    """A GlobalNetworkSet body."""
+    return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+            "metadata": {"name": name, "labels": labels or {}}, "spec": {"nets": nets}}
+
+
+def netset(ns: str, name: str, nets: list[str], labels: dict | None = None) -> dict:
+    """A NetworkSet body."""
+    return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
+            "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+            "spec": {"nets": nets}}
+
+
 def _tmp_root() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 

@@ -14,7 +14,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from conftest import GROUP, ApiserverProcess, _tmp_root, etcdctl
+from conftest import GROUP, gns, netset, ApiserverProcess, _tmp_root, etcdctl
 from apiserver.storage.embedded import EmbeddedEtcd
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
@@ -145,17 +145,6 @@ def _ident(obj: dict) -> str:
 def rcc(name: str, spec: dict) -> dict:
     return {"apiVersion": "projectcalico.org/v3", "kind": "RemoteClusterConfiguration",
             "metadata": {"name": name}, "spec": spec}
-
-
-def gns(name: str, nets: list[str], labels: dict | None = None) -> dict:
-    return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
-            "metadata": {"name": name, "labels": labels or {}}, "spec": {"nets": nets}}
-
-
-def netset(ns: str, name: str, nets: list[str], labels: dict | None = None) -> dict:
-    return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
-            "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
-            "spec": {"nets": nets}}
 
 
 def expected_copies(source: Cluster, plural: str) -> dict[str, dict]:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from conftest import GROUP, _tmp_root, etcdctl
+from conftest import GROUP, gns, netset, _tmp_root, etcdctl
 from apiserver.app import create_app
 from apiserver.config import Settings
 from apiserver.federation.manager import ManagerOptions, go_duration
@@ -72,17 +72,6 @@ class InProcessServer:
     async def stop(self) -> None:
         await self.server.close()
         await self.storage.close()
-
-
-def gns(name: str, nets: list[str], labels: dict | None = None) -> dict:
-    return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
-            "metadata": {"name": name, "labels": labels or {}}, "spec": {"nets": nets}}
-
-
-def netset(ns: str, name: str, nets: list[str], labels: dict | None = None) -> dict:
-    return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
-            "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
-            "spec": {"nets": nets}}
 
 
 def rcc(name: str, url: str, **spec) -> dict:

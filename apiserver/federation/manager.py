@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 
 from ..resources.catalog import API_VERSION
 from ..resources.errors import ApiError, NotFound
+from ..resources.formats import parse_duration
 from ..resources.selectors import SelectorError, parse
 from ..resources.store import ResourceStore
 from .copies import CONTROLLER, CopyWriter, owner
@@ -28,8 +28,6 @@ from .syncer import CONNECTING, FAILED, IN_SYNC, SYNCING, PeerSyncer, SyncerStat
 log = logging.getLogger(__name__)
 RCC = "RemoteClusterConfiguration"
 FEDERATED = ("GlobalNetworkSet", "NetworkSet")
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -47,18 +45,10 @@ class PeerSpec:
 
 def go_duration(text: str) -> float:
     """Seconds in a Go duration (``90s``, ``1h30m``, ``0``). Raises ValueError."""
-    text = text.strip()
-    if text in ("0", ""):
-        return 0.0
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(text):
+    nanos = parse_duration(text.strip() or "0")
+    if nanos is None:
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m or 1h")
-    return total
+    return nanos / 1e9
 
 
 def peer_spec(obj: dict, local_cluster: str) -> PeerSpec:
