@@ -160,7 +160,7 @@ async def test_patch_types(client):
              "spec": {"logSeverityScreen": "Info", "failsafeInboundHostPorts": [
                  {"protocol": "TCP", "port": 22}]}}
     await client.post(f"{GROUP}/felixconfigurations", json=felix)
-    wireguard = (REPO / "examples" / "wireguard-merge-patch.json").read_text()
+    wireguard = (REPO / "examples" / "patches" / "wireguard-merge-patch.json").read_text()
     r = await client.patch(f"{GROUP}/felixconfigurations/default", content=wireguard,
                            headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 200, r.text
