@@ -460,3 +460,15 @@ def test_bash_completion_completes_verbs_kinds_options_and_names(env, run, tmp_p
                                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     assert done.stdout.splitlines() == ["apply", "ippool", "yaml",
                                         "--skip-empty --skip-not-exists", "pool1"], done
+
+
+def test_readme_tour_applies_every_example_and_patches_wireguard(run):
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    count = len(list(examples.glob("*.yaml")))
+    r = run("apply", "-f", str(examples))
+    assert (r.code, r.stdout, r.stderr) == (0, f"Successfully applied {count} resource(s)\n", "")
+    patch = (examples / "patches" / "wireguard-merge-patch.json").read_text()
+    r = run("patch", "felixconfiguration", "default", "--type=merge", "-p", patch)
+    assert r.stdout == "Successfully patched 1 'FelixConfiguration' resource\n"
+    r = run("get", "felixconfiguration", "default", "-o", "json")
+    assert json.loads(r.stdout)["spec"]["wireguardEnabled"] is True
