@@ -278,7 +278,11 @@ def _always(labels: Mapping[str, str]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _All:
+class _Always:
+    """``all()`` or ``global()``: true for any labels; ``call`` is which one was written."""
+
+    call: str
+
     def compile(self) -> LabelMatcher:
         return _always
 
@@ -287,26 +291,13 @@ class _All:
         return ()
 
     def write(self, out: list[str]) -> None:
-        out.append("all()")
+        out.append(f"{self.call}()")
 
     def prefixed(self, prefix: str) -> _Node:
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class _Global:
-    def compile(self) -> LabelMatcher:
-        return _always
-
-    @property
-    def children(self) -> tuple[_Node, ...]:
-        return ()
-
-    def write(self, out: list[str]) -> None:
-        out.append("global()")
-
-    def prefixed(self, prefix: str) -> _Node:
-        return self
+_ALL_NODE, _GLOBAL_NODE = _Always("all"), _Always("global")
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,7 +476,7 @@ class _Parser:
 
     def parse(self) -> _Node:
         if self._peek().kind == _END:
-            return _All()
+            return _ALL_NODE
         node = self._or(0)
         extra = self._peek()
         if extra.kind != _END:
@@ -529,9 +520,9 @@ class _Parser:
         if token.kind == _HAS:
             node = _Has(token.value)
         elif token.kind == _ALL:
-            node = _All()
+            node = _ALL_NODE
         elif token.kind == _GLOBAL:
-            node = _Global()
+            node = _GLOBAL_NODE
         elif token.kind == _LABEL:
             node = self._label_operation(token)
         elif token.kind == "(":
@@ -623,7 +614,7 @@ class Selector:
         pending = [self._root]
         while pending:
             node = pending.pop()
-            if isinstance(node, _Global):
+            if node is _GLOBAL_NODE:
                 return True
             pending.extend(node.children)
         return False
@@ -631,7 +622,7 @@ class Selector:
     @property
     def is_global_only(self) -> bool:
         """Whether the whole selector is ``global()`` (redundant parentheses allowed)."""
-        return isinstance(self._root, _Global)
+        return self._root is _GLOBAL_NODE
 
     def with_label_prefix(self, prefix: str) -> Selector:
         """Return this selector with `prefix` prepended to every label name.
