@@ -1,8 +1,10 @@
 """The watch-fed cache every read is served from.
 
-It lists ``/calico/`` once, then follows one etcd watch. It is never behind an acknowledged
-write: writers ``wait_for`` their own revision, readers ``sync()`` to etcd's current revision
-(progress notifications cover revisions that touched no resource key). It keeps a bounded
+It lists the resource keys once, then follows one etcd watch of the whole keyspace, so every
+revision arrives as an event and the cache's revision is always that of the last event it
+applied (etcd 3.4's progress notifications can run ahead of events a reconnected watch has yet
+to deliver, so they are not used). It is never behind an acknowledged write: writers
+``wait_for`` their own revision, readers ``sync()`` to etcd's current revision. It keeps a bounded
 history of changes so API watches can start at a recent ``resourceVersion``; a watch behind the
 history, or a subscriber that does not keep up, gets ``Gone`` (410) and must relist.
 On etcd compaction of its own position it relists and expires every subscriber; on etcd
@@ -25,7 +27,7 @@ from .catalog import Catalog, Kind
 from .errors import Gone, ServiceUnavailable
 
 log = logging.getLogger(__name__)
-WATCH_PREFIX = "/calico/"
+WATCH_PREFIX = ""  # the whole keyspace: every revision is an event
 PAGE = 2000
 
 
@@ -100,17 +102,15 @@ class WatchCache:
         self._wait_timeout = wait_timeout
         self._stream = None
         self._task: asyncio.Task | None = None
-        self._progress_task: asyncio.Task | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="watch-cache")
 
     async def stop(self) -> None:
-        for task in (self._task, self._progress_task):
-            if task:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         if self._stream:
             self._stream.close()
         for sub in list(self._subs):
@@ -124,10 +124,10 @@ class WatchCache:
                     await self._relist()
                     relist = False
                 self._stream = self.storage.watch(WATCH_PREFIX, start_revision=self.revision + 1)
-                async for revision, events in self._stream:
+                async for _, events in self._stream:
                     backoff = 0.1
                     self._mark_connected()
-                    self._apply(revision, events)
+                    self._apply(events)
             except Compacted as err:
                 log.warning("watch cache: %s; relisting", err)
                 relist = True
@@ -188,10 +188,10 @@ class WatchCache:
             return None
         return Entry(kind, key, namespace, name, obj, revision, create_revision)
 
-    def _apply(self, revision: int, events: list[WatchEvent]) -> None:
+    def _apply(self, events: list[WatchEvent]) -> None:
+        """Apply a batch; the revision advances only with events (see the module docstring)."""
         for ev in events:
             self._apply_one(ev)
-        self.revision = max(self.revision, revision)
         self._wake(self.revision)
 
     def _apply_one(self, ev: WatchEvent) -> None:
@@ -237,30 +237,12 @@ class WatchCache:
             return
         fut = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), fut))
-        self._ensure_progress()
         try:
             await asyncio.wait_for(fut, self._wait_timeout)
         except asyncio.TimeoutError:
             raise ServiceUnavailable(
                 f"the watch cache did not reach revision {revision} in time "
                 f"(at {self.revision}; etcd: {self.last_error or 'slow'})") from None
-
-    def _ensure_progress(self) -> None:
-        if self._progress_task is None or self._progress_task.done():
-            self._progress_task = asyncio.create_task(self._request_progress())
-
-    async def _request_progress(self) -> None:
-        """While someone waits for a revision, nudge etcd for progress notifications."""
-        await asyncio.sleep(0.02)
-        while self._waiters:
-            if self._stream is not None:
-                try:
-                    await self._stream.request_progress()
-                except Unavailable:
-                    pass
-            await asyncio.sleep(0.1)
-            self._waiters = [w for w in self._waiters if not w[2].done()]
-            heapq.heapify(self._waiters)
 
     async def sync(self) -> None:
         """Wait until the cache holds everything etcd had committed when this was called."""

@@ -215,8 +215,8 @@ class EtcdStorage:
 class EtcdWatch:
     """One etcd watch stream: iterate for ``(revision, events)`` batches.
 
-    An empty batch is a progress notification: nothing changed under the prefix up to
-    ``revision``. Iteration raises Compacted or Unavailable; ``close()`` ends it."""
+    An empty prefix watches the whole keyspace. Iteration raises Compacted or Unavailable;
+    ``close()`` ends it."""
 
     def __init__(self, stub: rpc.WatchStub, prefix: str, start_revision: int) -> None:
         self._stub, self._prefix, self._start = stub, prefix.encode(), start_revision
@@ -227,9 +227,9 @@ class EtcdWatch:
 
     async def _open(self) -> None:
         self._call = self._stub.Watch()
+        key, end = (self._prefix, _range_end(self._prefix)) if self._prefix else (b"\0", b"\0")
         await self._call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
-            key=self._prefix, range_end=_range_end(self._prefix), start_revision=self._start,
-            prev_kv=True, progress_notify=True)))
+            key=key, range_end=end, start_revision=self._start, prev_kv=True)))
 
     async def __anext__(self) -> tuple[int, list[WatchEvent]]:
         try:
@@ -248,14 +248,6 @@ class EtcdWatch:
                 return resp.header.revision, [_event(ev) for ev in resp.events]
         except grpc.aio.AioRpcError as err:
             raise _error(err) from None
-
-    async def request_progress(self) -> None:
-        """Ask etcd to send a progress notification (an empty batch at its current revision)."""
-        if self._call is not None:
-            try:
-                await self._call.write(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
-            except (grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError) as err:
-                raise Unavailable(f"etcd watch: {err}") from None
 
     def close(self) -> None:
         if self._call is not None:

@@ -77,14 +77,12 @@ class TooLarge(StorageError):
 
 
 class WatchStream(Protocol):
-    """Iterate for ``(revision, events)``; an empty batch is a progress notification (nothing
-    changed up to ``revision``). Iteration raises Compacted or Unavailable."""
+    """Iterate for ``(revision, events)`` batches (``revision``: the store's revision when the
+    batch was sent, which may run ahead of the events). Raises Compacted or Unavailable."""
 
     def __aiter__(self) -> "WatchStream": ...
 
     async def __anext__(self) -> tuple[int, list[WatchEvent]]: ...
-
-    async def request_progress(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -123,7 +121,7 @@ class Storage(Protocol):
         ...
 
     def watch(self, prefix: str, *, start_revision: int) -> "WatchStream":
-        """Changes under ``prefix`` from ``start_revision`` on."""
+        """Changes under ``prefix`` (``""``: every key) from ``start_revision`` on."""
         ...
 
     async def grant_lease(self, ttl: int) -> int: ...
