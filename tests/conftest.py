@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -43,17 +44,23 @@ def _tmp_root() -> str:
     return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
-@pytest.fixture(scope="session")
-def etcd():
-    """One etcd for the session; tests that need an empty datastore use ``clean_etcd``."""
+def etcd_process(name: str) -> Iterator[EmbeddedEtcd]:
+    """A started etcd with its data in a fresh temporary directory; the body of an etcd
+    fixture (stops it and removes its data afterwards)."""
     if shutil.which("etcd") is None:
         pytest.fail("etcd is not installed: apt-get install -y etcd-server etcd-client")
-    data = tempfile.mkdtemp(prefix="etcd-test-", dir=_tmp_root())
-    server = EmbeddedEtcd(Path(data) / "data", name="test")
+    data = Path(tempfile.mkdtemp(prefix=f"etcd-{name}-", dir=_tmp_root()))
+    server = EmbeddedEtcd(data / "data", name=name)
     server.start()
     yield server
     server.stop()
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def etcd():
+    """One etcd for the session; tests that need an empty datastore use ``clean_etcd``."""
+    yield from etcd_process("test")
 
 
 def etcdctl(endpoint: str, *args: str, check: bool = True) -> str:
@@ -68,12 +75,7 @@ def etcdctl(endpoint: str, *args: str, check: bool = True) -> str:
 @pytest.fixture
 def own_etcd():
     """An etcd this test may stop, freeze and restart."""
-    data = Path(tempfile.mkdtemp(prefix="etcd-own-", dir=_tmp_root()))
-    server = EmbeddedEtcd(data / "data", name="own")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(data, ignore_errors=True)
+    yield from etcd_process("own")
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ Convergence is awaited by polling with a deadline; nothing here asserts on timin
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Awaitable, Callable
 
 import httpx
@@ -17,12 +14,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from conftest import GROUP, gns, netset, _tmp_root, etcdctl
+from conftest import GROUP, gns, netset, etcd_process, etcdctl
 from apiserver.app import create_app
 from apiserver.config import Settings
 from apiserver.federation.manager import ManagerOptions, go_duration
 from apiserver.federation.peer import Limits
-from apiserver.storage.embedded import EmbeddedEtcd, free_port
+from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
@@ -81,12 +78,7 @@ def rcc(name: str, url: str, **spec) -> dict:
 
 @pytest.fixture(scope="module")
 def peer_etcd():
-    data = tempfile.mkdtemp(prefix="etcd-peer-", dir=_tmp_root())
-    server = EmbeddedEtcd(Path(data) / "data", name="peer")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(data, ignore_errors=True)
+    yield from etcd_process("peer")
 
 
 @pytest.fixture
