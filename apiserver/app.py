@@ -79,7 +79,9 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await asyncio.wait_for(handler(request), timeout)
     except asyncio.TimeoutError:
-        raise errors.Timeout(f"the request did not finish within {timeout:g}s") from None
+        maybe = "" if request.method in ("GET", "HEAD") else \
+            "; its write may or may not have been applied: read the object to find out"
+        raise errors.Timeout(f"the request did not finish within {timeout:g}s{maybe}") from None
 
 
 def create_app(settings: Settings, storage: Storage, *,

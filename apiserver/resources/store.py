@@ -12,6 +12,7 @@ import binascii
 import copy
 import datetime
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
@@ -22,8 +23,10 @@ from . import codec, patch as patches
 from .cache import Entry, WatchCache
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Gone,
-                     Invalid, MethodNotAllowed, NotFound, ServiceUnavailable)
+                     Invalid, MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
 from .errors import TooLarge as TooLargeError
+
+log = logging.getLogger(__name__)
 
 FEDERATION_LABEL = "federation.projectcalico.org/cluster"
 SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
@@ -454,8 +457,14 @@ class ResourceStore:
 
     async def _written(self, obj: dict, revision: int) -> dict:
         """The written object (this request's private copy, which is exactly what a read of
-        the stored bytes gives) once the cache holds it."""
-        await self.cache.wait_for(revision)
+        the stored bytes gives) once the cache holds it. etcd has acknowledged the write, so
+        a cache that cannot catch up (etcd lost just after the write) does not make it fail:
+        reads wait for the cache themselves."""
+        try:
+            await self.cache.wait_for(revision)
+        except ServiceUnavailable as err:
+            log.warning("acknowledged write at revision %d is not in the cache yet: %s",
+                        revision, err.message)
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
 
@@ -525,4 +534,7 @@ def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None,
 def _storage_error(err: st.StorageError) -> ApiError:
     if isinstance(err, st.TooLarge):
         return TooLargeError(f"the object is too large for the datastore: {err}")
-    return ServiceUnavailable(f"etcd is unreachable: {err}")
+    if isinstance(err, st.Indeterminate):
+        return Timeout("etcd was lost before it confirmed the write, so it may or may not have "
+                       f"been applied; read the object to find out ({err})")
+    return ServiceUnavailable(f"etcd is unreachable, nothing was written: {err}")

@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 import grpc
 from aetcd import rpc
 
-from .interface import (Compacted, KeyExists, KeyNotFound, KeyValue, ListResult,
-                        RevisionConflict, StorageError, TooLarge, Unavailable, WatchEvent)
+from .interface import (Compacted, Indeterminate, KeyExists, KeyNotFound, KeyValue,
+                        ListResult, RevisionConflict, StorageError, TooLarge, Unavailable,
+                        WatchEvent)
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 256 * 1024 * 1024
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
+_NOT_SENT = "failed to connect to all addresses"  # gRPC's words for a call that never left
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,10 @@ def _target(endpoints: list[str]) -> tuple[str, bool]:
     return f"{family}:" + ",".join(unique), secure
 
 
-def _error(err: grpc.aio.AioRpcError) -> StorageError:
+def _error(err: grpc.aio.AioRpcError, *, write: bool = False) -> StorageError:
+    """The storage error for a failed call. A write that failed after it may have reached
+    etcd (a dropped stream, a deadline, an etcd-side timeout) is Indeterminate; one that
+    never left (no connection to any endpoint) is Unavailable."""
     code, details = err.code(), err.details() or ""
     if "compacted" in details:
         return Compacted(0)
@@ -59,7 +62,10 @@ def _error(err: grpc.aio.AioRpcError) -> StorageError:
         return TooLarge(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return TooLarge(details)
-    return Unavailable(f"etcd: {code.name.lower()}: {details}")
+    message = f"etcd: {code.name.lower()}: {details}"
+    if write and not (code == grpc.StatusCode.UNAVAILABLE and _NOT_SENT in details):
+        return Indeterminate(message)
+    return Unavailable(message)
 
 
 def _kv(kv: rpc.KeyValue) -> KeyValue:
@@ -102,11 +108,11 @@ class EtcdStorage:
         self._watch = rpc.WatchStub(self._channel)
         self._lease = rpc.LeaseStub(self._channel)
 
-    async def _call(self, method, request):
+    async def _call(self, method, request, *, write: bool = False):
         try:
             return await method(request, timeout=self.timeout, wait_for_ready=False)
         except grpc.aio.AioRpcError as err:
-            raise _error(err) from None
+            raise _error(err, write=write) from None
 
     async def get(self, key: str) -> KeyValue | None:
         resp = await self._call(self._kv.Range, rpc.RangeRequest(key=key.encode()))
@@ -127,7 +133,7 @@ class EtcdStorage:
     async def _txn(self, compare: list, success: list, failure_get: bytes):
         req = rpc.TxnRequest(compare=compare, success=success, failure=[
             rpc.RequestOp(request_range=rpc.RangeRequest(key=failure_get))])
-        return await self._call(self._kv.Txn, req)
+        return await self._call(self._kv.Txn, req, write=True)
 
     async def create(self, key: str, value: bytes, *, lease: int = 0) -> int:
         k = key.encode()
@@ -146,7 +152,7 @@ class EtcdStorage:
                                  version=0) for key in k],
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
                      for key, (_, value) in zip(k, items)])
-        resp = await self._call(self._kv.Txn, req)
+        resp = await self._call(self._kv.Txn, req, write=True)
         if not resp.succeeded:
             raise KeyExists(items[0][0])
         return resp.header.revision

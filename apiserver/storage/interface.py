@@ -7,7 +7,8 @@ Exception tree (everything a caller needs to handle is a ``StorageError``):
     ├── KeyNotFound        update/delete of an absent key
     ├── RevisionConflict   update/delete whose expected mod_revision is stale (``current`` holds the key)
     ├── Compacted          a read or watch at a revision etcd has compacted away
-    ├── Unavailable        the datastore cannot be reached (or timed out); the operation may be retried
+    ├── Unavailable        the datastore cannot be reached; the operation was not applied and may be retried
+    │   └── Indeterminate  the datastore was lost after a write was sent: it may or may not have been applied
     └── TooLarge           the value is larger than the datastore accepts
 """
 from __future__ import annotations
@@ -69,6 +70,10 @@ class Compacted(StorageError):
 
 
 class Unavailable(StorageError):
+    pass
+
+
+class Indeterminate(Unavailable):
     pass
 
 
