@@ -3,6 +3,10 @@
 A file holds YAML (or JSON) documents separated by ``---`` lines; each document is one
 resource, a sequence of resources, a ``<Kind>List`` (projectcalico.org/v3) or a Kubernetes
 ``kind: List`` (v1). Every input is read and parsed before anything is sent to the server.
+
+Kinds are checked as calicoctl checks them: a document's ``kind`` must be one the server
+serves (exact spelling) with apiVersion projectcalico.org/v3, and a ``<Kind>List`` must name
+such a kind and hold only resources of that kind.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 import yaml
 
@@ -45,26 +49,36 @@ class Resource:
     source: str
 
 
-def load(filename: str, *, recursive: bool = False) -> list[Resource]:
-    """Every resource named by ``-f`` (``-`` = stdin, a directory = its manifests).
-    Raises ManifestError (NoResources when there is nothing at all)."""
+@dataclass(frozen=True)
+class Document:
+    """One parsed ``---`` document of a file (``number`` counts from 1)."""
+
+    doc: Any
+    source: str
+    number: int
+
+
+def load(filename: str, *, recursive: bool = False,
+         kinds: Callable[[], Collection[str]]) -> Iterator[Resource]:
+    """Every resource named by ``-f`` (``-`` = stdin, a directory = its manifests), in
+    document order. Every file is read and parsed before the first resource is yielded; the
+    kinds are checked as the resources are yielded. ``kinds()`` names the kinds the server
+    serves (called once, when there is a document to check). Raises ManifestError
+    (NoResources, at the end, when there was nothing at all)."""
     if filename == "-":
-        out = parse(sys.stdin.read(), "stdin")
-        if not out:
-            raise NoResources("no resources specified in file stdin")
-        return out
-    path = Path(filename)
-    if path.is_dir():
-        out = []
-        for file in _walk(path, recursive):
-            out += parse(_read(file), str(file))
-        if not out:
-            raise NoResources(f"no resources specified in directory {filename}")
-        return out
-    out = parse(_read(path), filename)
-    if not out:
-        raise NoResources(f"no resources specified in file {filename}")
-    return out
+        documents, where = parse(sys.stdin.read(), "stdin"), "file stdin"
+    elif Path(filename).is_dir():
+        documents, where = [], f"directory {filename}"
+        for file in _walk(Path(filename), recursive):
+            documents += parse(_read(file), str(file))
+    else:
+        documents, where = parse(_read(Path(filename)), filename), f"file {filename}"
+    empty = True
+    for resource in _Resolver(kinds).resources(documents):
+        empty = False
+        yield resource
+    if empty:
+        raise NoResources(f"no resources specified in {where}")
 
 
 def _walk(root: Path, recursive: bool) -> Iterator[Path]:
@@ -90,15 +104,15 @@ def _read(path: Path) -> str:
         raise ManifestError(f"read {path}: {err}") from None
 
 
-def parse(text: str, source: str) -> list[Resource]:
-    """The resources in one file's text. Raises ManifestError naming the file and line."""
-    out: list[Resource] = []
+def parse(text: str, source: str) -> list[Document]:
+    """The documents in one file's text. Raises ManifestError naming the file and line."""
+    out: list[Document] = []
     for number, (start, chunk) in enumerate(_documents(text), 1):
         try:
             doc = yaml.load(chunk, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as err:
             raise ManifestError(_yaml_problem(err, source, start)) from None
-        out += [Resource(obj, source) for obj in _expand(doc, source, number)]
+        out.append(Document(doc, source, number))
     return out
 
 
@@ -120,31 +134,67 @@ def _yaml_problem(err: yaml.YAMLError, source: str, first_line: int) -> str:
     return f"error parsing {source} line {first_line + mark.line}: {problem}"
 
 
-def _expand(doc: Any, source: str, number: int) -> Iterator[dict[str, Any]]:
-    if doc is None:
-        return
-    if isinstance(doc, list):
-        for item in doc:
-            yield from _expand_one(item, source, number)
-        return
-    yield from _expand_one(doc, source, number)
+class _Resolver:
+    """Documents → resources: sequences and Lists expanded, every kind checked."""
 
+    def __init__(self, kinds: Callable[[], Collection[str]]) -> None:
+        self._kinds_of_server = kinds
+        self._kinds: Collection[str] | None = None
 
-def _expand_one(doc: Any, source: str, number: int) -> Iterator[dict[str, Any]]:
-    if not isinstance(doc, dict):
-        raise ManifestError(f"{source}: document {number} is not a resource (got "
-                            f"{_type_name(doc)}); expected a mapping with apiVersion and kind")
-    kind, version = doc.get("kind"), doc.get("apiVersion")
-    is_k8s_list = kind == "List" and version == "v1"
-    is_calico_list = isinstance(kind, str) and kind.endswith("List") and version == API_VERSION
-    if is_k8s_list or is_calico_list:
+    def known(self, kind: Any) -> bool:
+        if self._kinds is None:
+            self._kinds = self._kinds_of_server()
+        return isinstance(kind, str) and kind in self._kinds
+
+    def resources(self, documents: list[Document]) -> Iterator[Resource]:
+        for d in documents:
+            if d.doc is None:
+                continue
+            for doc in d.doc if isinstance(d.doc, list) else [d.doc]:
+                for obj in self._expand(doc, d):
+                    yield Resource(obj, d.source)
+
+    def _expand(self, doc: Any, where: Document) -> Iterator[dict[str, Any]]:
+        if not isinstance(doc, dict):
+            raise ManifestError(f"{where.source}: document {where.number} is not a resource "
+                                f"(got {_type_name(doc)}); expected a mapping with apiVersion "
+                                "and kind")
+        kind, version = doc.get("kind"), doc.get("apiVersion")
+        if kind == "List" and version == "v1":
+            for item in self._items(doc, where):
+                yield from self._expand(item, where)
+            return
+        if isinstance(kind, str) and kind.endswith("List") and version == API_VERSION \
+                and self.known(kind[:-len("List")]):
+            yield from self._typed_items(doc, kind[:-len("List")], where)
+            return
+        if not self.known(kind) or version != API_VERSION:
+            raise ManifestError(f"unknown resource type ({kind or ''}) and/or version "
+                                f"({version or ''}) in {where.source}")
+        yield doc
+
+    def _typed_items(self, doc: dict, element: str, where: Document) -> Iterator[dict]:
+        """The items of a ``<Kind>List``: each is a ``<Kind>`` (decoded as one, as Go's typed
+        list does, so a missing kind/apiVersion is the list's)."""
+        for index, item in enumerate(self._items(doc, where), 1):
+            if not isinstance(item, dict):
+                raise ManifestError(f"{where.source}: document {where.number}: item {index} "
+                                    f"of {doc['kind']} is not a resource (got "
+                                    f"{_type_name(item)})")
+            kind, version = item.get("kind") or element, item.get("apiVersion") or API_VERSION
+            if (kind, version) != (element, API_VERSION):
+                raise ManifestError(f"{where.source}: document {where.number}: item {index} "
+                                    f"of {doc['kind']} has kind {kind} ({version}); a "
+                                    f"{doc['kind']} holds only {element} resources")
+            yield {**item, "apiVersion": API_VERSION, "kind": element}
+
+    @staticmethod
+    def _items(doc: dict, where: Document) -> list:
         items = doc.get("items") or []
         if not isinstance(items, list):
-            raise ManifestError(f"{source}: document {number}: items of {kind} must be a list")
-        for item in items:
-            yield from _expand_one(item, source, number)
-        return
-    yield doc
+            raise ManifestError(f"{where.source}: document {where.number}: items of "
+                                f"{doc['kind']} must be a list")
+        return items
 
 
 def _type_name(value: Any) -> str:

@@ -115,29 +115,24 @@ def load_items(session: Session) -> list[Item] | None:
     """Resources from ``-f``, resolved to kinds; None when empty and ``--skip-empty``.
     Raises CommandError (nothing has been sent yet)."""
     args = session.args
+    schemas: dict[str, dict] | None = None
+    items = []
     try:
-        resources = manifests.load(args.get("filename"), recursive=args.flag("recursive"))
+        for res in manifests.load(args.get("filename"), recursive=args.flag("recursive"),
+                                  kinds=lambda: [k.kind for k in session.client.kinds()]):
+            if schemas is None:
+                schemas = decode.schemas(session.client)
+            kind = next(k for k in session.client.kinds() if k.kind == res.obj["kind"])
+            obj = decode.decode(json.loads(json.dumps(res.obj)), schemas.get(kind.kind))
+            if not isinstance(obj.get("metadata"), dict):
+                obj["metadata"] = {}
+            items.append(Item(kind, obj))
     except manifests.NoResources as exc:
         if args.flag("skip-empty"):
             return None
         raise CommandError(str(exc)) from None
-    except manifests.ManifestError as exc:
+    except (manifests.ManifestError, decode.DecodeError) as exc:
         raise CommandError(f"failed to execute command: {exc}") from None
-    items = []
-    known = decode.schemas(session.client)
-    for res in resources:
-        kind = next((k for k in session.client.kinds() if k.kind == res.obj.get("kind")), None)
-        if kind is None or res.obj.get("apiVersion") != manifests.API_VERSION:
-            raise CommandError("failed to execute command: unknown resource type "
-                               f"({res.obj.get('kind') or ''}) and/or version "
-                               f"({res.obj.get('apiVersion') or ''}) in {res.source}")
-        try:
-            obj = decode.decode(json.loads(json.dumps(res.obj)), known.get(kind.kind))
-        except decode.DecodeError as exc:
-            raise CommandError(f"failed to execute command: {exc}") from None
-        if not isinstance(obj.get("metadata"), dict):
-            obj["metadata"] = {}
-        items.append(Item(kind, obj))
     return items
 
 

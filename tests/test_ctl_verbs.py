@@ -147,6 +147,16 @@ def test_stdin_directories_recursion_and_lists(run, tmp_path):
     assert r.stdout == "Successfully applied 2 'IPPool' resource(s)\n"
 
 
+def test_items_of_a_kind_list_are_of_that_kind(run, tmp_path):
+    """As in Go's typed list decoding, an item may leave out its kind and apiVersion."""
+    typed = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSetList",
+             "items": [{"metadata": {"name": "gns1"}, "spec": {"nets": ["10.1.0.0/24"]}}]}
+    r = run("create", "-f", manifest(tmp_path, yaml.safe_dump(typed)))
+    assert (r.code, r.stdout) == (0, "Successfully created 1 'GlobalNetworkSet' resource(s)\n")
+    assert yaml.safe_load(run("get", "gnetsets", "gns1", "-o", "yaml").stdout)["spec"] == \
+        {"nets": ["10.1.0.0/24"]}
+
+
 @pytest.mark.parametrize("text, message", [
     ("kind: IPPool\n\tapiVersion: projectcalico.org/v3\n",
      "failed to execute command: error parsing {f} line 12: found character '\\t' that "
@@ -158,6 +168,18 @@ def test_stdin_directories_recursion_and_lists(run, tmp_path):
      "failed to execute command: unknown resource type (IPPool) and/or version "
      "(projectcalico.org/v7) in {f}\n"),
     ("just text\n", "failed to execute command: {f}: document 2 is not a resource"),
+    ("apiVersion: projectcalico.org/v3\nkind: BogusList\nitems:\n- " +
+     POOL2.replace("\n", "\n  "),
+     "failed to execute command: unknown resource type (BogusList) and/or version "
+     "(projectcalico.org/v3) in {f}\n"),
+    ("apiVersion: projectcalico.org/v3\nkind: BogusList\nitems: []\n",
+     "failed to execute command: unknown resource type (BogusList) and/or version "
+     "(projectcalico.org/v3) in {f}\n"),
+    ("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSetList\nitems:\n- " +
+     POOL2.replace("\n", "\n  "),
+     "failed to execute command: {f}: document 2: item 1 of GlobalNetworkSetList has kind "
+     "IPPool (projectcalico.org/v3); a GlobalNetworkSetList holds only GlobalNetworkSet "
+     "resources\n"),
 ])
 def test_bad_files_abort_before_writing(run, tmp_path, text, message):
     f = manifest(tmp_path, POOL + "---\n" + text)
