@@ -72,8 +72,8 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def deadline(request: web.Request, handler) -> web.StreamResponse:
-    """Bound every non-watch request by ``request_timeout``."""
-    if request.query.get("watch", "").lower() in ("1", "true"):
+    """Bound every request but a watch (a GET with ``watch``) by ``request_timeout``."""
+    if request.method == "GET" and request.query.get("watch", "").lower() in ("1", "true"):
         return await handler(request)
     timeout = request.app[keys.SETTINGS].request_timeout
     try:

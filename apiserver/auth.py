@@ -21,6 +21,7 @@ from .resources.store import Actor
 
 log = logging.getLogger(__name__)
 ADMIN, VIEWER, FEDERATION = "calico:admin", "calico:viewer", "calico:federation"
+ANONYMOUS = "system:anonymous"
 READ_VERBS = frozenset({"get", "list", "watch"})
 
 
@@ -74,9 +75,12 @@ class Authenticator:
         if self.enabled:
             raise Unauthorized("authentication required: send a bearer token or a client "
                                "certificate")
-        return Actor("system:anonymous", groups=frozenset({ADMIN}))
+        return Actor(ANONYMOUS, groups=frozenset({ADMIN}))
 
-    def authorize(self, actor: Actor, verb: str, kind: Kind | None) -> None:
+    def authorize(self, actor: Actor, verb: str, kind: Kind | None, *,
+                  path: str = "") -> None:
+        """Raise Forbidden unless ``actor`` may ``verb`` ``kind`` (or, without a kind, the
+        non-resource ``path``)."""
         groups = actor.groups
         if ADMIN in groups:
             return
@@ -85,9 +89,10 @@ class Authenticator:
         if FEDERATION in groups and verb in ("list", "watch") and kind is not None \
                 and kind.federated:
             return
-        what = kind.plural if kind is not None else "this resource"
-        raise Forbidden(f'user "{actor.user}" cannot {verb} resource "{what}" in API group '
-                        f'"projectcalico.org"', kind=kind.kind if kind else None)
+        if kind is None:
+            raise Forbidden(f'user "{actor.user}" cannot {verb} path "{path}"')
+        raise Forbidden(f'user "{actor.user}" cannot {verb} resource "{kind.plural}" in API '
+                        'group "projectcalico.org"', kind=kind.kind)
 
 
 def _cert_identity(cert: dict) -> tuple[str, frozenset[str]]:

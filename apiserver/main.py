@@ -64,7 +64,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 
 
 def check_exposure(s: Settings) -> None:
-    """Refuse a non-loopback listener without TLS and authentication unless ``--insecure``."""
+    """Refuse a non-loopback listener without TLS and authentication unless ``--insecure``,
+    and client certificates without TLS (every request would be anonymous)."""
+    if s.client_ca_file and not s.tls_cert_file:
+        sys.exit("apiserver: --client-ca-file needs --tls-cert-file and --tls-private-key-file: "
+                 "clients can present certificates only over TLS")
     try:
         loopback = ipaddress.ip_address(s.listen_host).is_loopback
     except ValueError:

@@ -8,7 +8,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from ..auth import Authenticator
+from ..auth import ANONYMOUS, Authenticator
 from ..config import Settings
 from ..resources.catalog import Catalog, Kind
 from ..resources.errors import TooManyRequests
@@ -32,9 +32,12 @@ def authorize(request: web.Request, verb: str, kind: Kind) -> None:
 
 @contextlib.asynccontextmanager
 async def watch_slot(request: web.Request) -> AsyncIterator[None]:
-    """Count open watches per user; refuse past ``max_watches_per_client`` with 429."""
+    """Count open watches per client (an authenticated user; an anonymous one per remote
+    address); refuse past ``max_watches_per_client`` with 429."""
     counter = request.app[WATCHES]
     user = request[ACTOR].user
+    if user == ANONYMOUS:
+        user = f"{user} at {request.remote}"
     limit = request.app[SETTINGS].max_watches_per_client
     if counter[user] >= limit:
         raise TooManyRequests(f"too many open watches for {user!r} (limit {limit})")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 
 from aiohttp import web
 
@@ -13,11 +14,12 @@ from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, No
 from ..resources.patch import PATCH_TYPES
 from ..resources.store import FEDERATION_LABEL, Actor, ListOptions, ResourceStore
 from . import keys
-from .codec import dumps, parse_body, respond
+from .codec import dumps, read_body, respond
 
 PREFIX = "/apis/projectcalico.org/v3"
 COLLECTION = "/{plural}"
 NS_COLLECTION = "/namespaces/{namespace}/{plural}"
+IDLE_CHECK = 1.0  # seconds between checks that an idle watch's client is still there
 
 
 def routes() -> list[web.RouteDef]:
@@ -44,13 +46,13 @@ def _kind(request: web.Request) -> tuple[Kind, str | None]:
     sub = request.match_info.get("subresource")
     if sub is not None and not (sub == "status" and kind.status):
         raise NotFound(f"{kind.kind} has no subresource {sub!r}")
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         keys.authorize(request, _verb(request), kind)
     return kind, namespace
 
 
 def _verb(request: web.Request) -> str:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if "name" in request.match_info:
             return "get"
         return "watch" if _flag(request, "watch") else "list"
@@ -77,8 +79,9 @@ def _store(request: web.Request) -> ResourceStore:
     return request.app[keys.STORE]
 
 
-async def _body(request: web.Request):
-    return parse_body(await request.read(), request.headers.get("Content-Type", ""))
+async def _body(request: web.Request, content_type: str | None = None):
+    return await read_body(await request.read(),
+                           content_type or request.headers.get("Content-Type", ""))
 
 
 def _wants_table(request: web.Request) -> bool:
@@ -111,8 +114,8 @@ def _list_options(request: web.Request) -> ListOptions:
         limit = int(q.get("limit") or 0)
     except ValueError:
         raise BadRequest(f"limit must be an integer, not {q.get('limit')!r}") from None
-    if limit < 0:
-        raise BadRequest("limit must not be negative")
+    if not 0 <= limit < 2**63:
+        raise BadRequest(f"limit must be between 0 and {2**63 - 1}, not {limit}")
     try:
         return ListOptions(
             label_selector=selectors.parse_label_selector(q["labelSelector"])
@@ -166,7 +169,7 @@ async def patch(request: web.Request) -> web.StreamResponse:
     if content_type not in PATCH_TYPES:
         raise UnsupportedMediaType(f"the patch content type {content_type!r} is not supported; "
                                    "use one of " + ", ".join(PATCH_TYPES))
-    document = parse_body(await request.read(), "application/json")
+    document = await _body(request, "application/json")
     obj = await _store(request).patch(
         kind, namespace, request.match_info["name"], content_type, document,
         dry_run=_dry_run(request), actor=_actor(request),
@@ -179,11 +182,15 @@ async def delete(request: web.Request) -> web.StreamResponse:
     if request.match_info.get("subresource"):
         raise MethodNotAllowed("the status subresource cannot be deleted")
     rv = request.query.get("resourceVersion") or None
-    raw = await request.read()
-    if raw.strip():
-        options = parse_body(raw, request.headers.get("Content-Type", "application/json"))
-        if isinstance(options, dict):
-            rv = ((options.get("preconditions") or {}).get("resourceVersion")) or rv
+    if (await request.read()).strip():
+        options = await _body(request, request.headers.get("Content-Type") or "application/json")
+        preconditions = options.get("preconditions") if isinstance(options, dict) else None
+        if not isinstance(preconditions, (dict, type(None))):
+            raise BadRequest("DeleteOptions.preconditions must be an object")
+        precondition = (preconditions or {}).get("resourceVersion")
+        if not isinstance(precondition, (str, type(None))):
+            raise BadRequest("DeleteOptions.preconditions.resourceVersion must be a string")
+        rv = precondition or rv
     obj = await _store(request).delete(kind, namespace, request.match_info["name"],
                                        resource_version=rv, dry_run=_dry_run(request),
                                        actor=_actor(request))
@@ -198,10 +205,13 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
     options = _list_options(request)
     keep = store.filter_for(options, _actor(request))
     try:
-        timeout = min(float(request.query.get("timeoutSeconds") or settings.watch_timeout),
-                      settings.watch_timeout)
+        asked = float(request.query.get("timeoutSeconds") or settings.watch_timeout)
     except ValueError:
-        raise BadRequest("timeoutSeconds must be a number") from None
+        asked = math.nan
+    if not (math.isfinite(asked) and asked >= 0):
+        raise BadRequest("timeoutSeconds must be a non-negative number of seconds, not "
+                         f"{request.query.get('timeoutSeconds')!r}")
+    timeout = min(asked, settings.watch_timeout)
     bookmarks = _flag(request, "allowWatchBookmarks")
     try:
         since = int(request.query.get("resourceVersion") or 0)
@@ -226,7 +236,7 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
             for line in initial:
                 await _write(resp, line, settings.watch_write_timeout)
             if sub is not None:
-                await _stream(resp, sub, kind, keep, timeout, bookmarks, settings, cache)
+                await _stream(request, resp, sub, kind, keep, timeout, bookmarks, settings, cache)
         except (ConnectionResetError, asyncio.TimeoutError, asyncio.CancelledError):
             pass
         finally:
@@ -237,20 +247,28 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
         return resp
 
 
-async def _stream(resp, sub, kind: Kind, keep, timeout: float, bookmarks: bool, settings,
-                  cache) -> None:
+async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: float,
+                  bookmarks: bool, settings, cache) -> None:
+    """Write the subscription's changes until the timeout, an error, or the client leaves
+    (noticed within ``IDLE_CHECK`` seconds even when nothing is written)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    next_bookmark = loop.time() + settings.bookmark_interval
     while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
+        now = loop.time()
+        if now >= deadline or request.transport is None or request.transport.is_closing():
             return
         try:
-            change = await asyncio.wait_for(sub.get(), min(remaining, settings.bookmark_interval))
+            change = await asyncio.wait_for(
+                sub.get(), min(deadline, next_bookmark, now + IDLE_CHECK) - now)
         except asyncio.TimeoutError:
-            if bookmarks and sub.queue.empty():
-                await _write(resp, _bookmark(kind, cache.revision), settings.watch_write_timeout)
+            if loop.time() >= next_bookmark:
+                next_bookmark = loop.time() + settings.bookmark_interval
+                if bookmarks and sub.queue.empty():
+                    await _write(resp, _bookmark(kind, cache.revision),
+                                 settings.watch_write_timeout)
             continue
+        next_bookmark = loop.time() + settings.bookmark_interval
         if change is None:
             if isinstance(sub.error, ApiError):
                 await _write(resp, _error_event(sub.error), settings.watch_write_timeout)
