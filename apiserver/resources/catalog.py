@@ -24,6 +24,7 @@ class Kind:
     aliases: tuple[str, ...] = ()
     columns: tuple[Col, ...] = (Col("NAME", "metadata.name"),)
     status: bool = False      # has a ``status`` subresource (spec and status written separately)
+    server_status: bool = False  # only this server writes the status (clients' status is dropped)
     tiered: bool = False      # a policy: tier label + ``projectcalico.org/metadata`` annotation
     read_only: bool = False   # the API may not create, replace or delete it (ClusterInformation)
     federated: bool = False   # federation mirrors it between clusters
@@ -125,6 +126,7 @@ KINDS: tuple[Kind, ...] = (
          columns=(NAME, Col("LABELS", "spec.labelsToApply", wide=True)),
          hooks=hooks.Hooks(virtual=hooks.default_allow_profile)),
     Kind("RemoteClusterConfiguration", "remoteclusterconfigurations", status=True,
+         server_status=True,
          aliases=("remoteclusterconfiguration", "remoteclusterconfigurations", "rcc", "rccs"),
          columns=(NAME, Col("APISERVER", "spec.apiServer"), Col("STATE", "status.state"),
                   Col("OBJECTS", "status.objects", wide=True),

@@ -29,7 +29,8 @@ _SUBDOMAIN_RULE = (DNS_SUBDOMAIN, 253, "a DNS subdomain: lower-case alphanumeric
 
 
 def check_name(report: Report, kind: str, metadata: dict[str, Any]) -> None:
-    """``metadata.name`` syntax for ``kind`` (and ``default`` for singleton kinds)."""
+    """``metadata.name`` syntax for ``kind`` (and ``default`` for singleton kinds), and
+    ``metadata.namespace`` syntax."""
     name = metadata.get("name")
     if not isinstance(name, str):
         return
@@ -41,6 +42,10 @@ def check_name(report: Report, kind: str, metadata: dict[str, Any]) -> None:
         report.add("metadata.name", f"invalid name {shown(name)}: must be {wanted}")
     if kind in SINGLETONS and name != "default":
         report.add("metadata.name", f"{kind} must be named 'default', not {shown(name)}")
+    namespace = metadata.get("namespace")
+    if isinstance(namespace, str) and not (len(namespace) <= 63 and DNS_LABEL.fullmatch(namespace)):
+        report.add("metadata.namespace", f"invalid namespace {shown(namespace)}: must be a DNS "
+                   "label of at most 63 characters: lower-case alphanumerics and '-'")
 
 
 def check_labels(report: Report, field: str, labels: dict[str, Any]) -> None:

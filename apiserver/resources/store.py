@@ -53,6 +53,11 @@ class Actor:
     federation_writer: bool = False
     federation_reader: bool = False
 
+    @property
+    def writes_status(self) -> bool:
+        """May write statuses that only the server writes (``Kind.server_status``)."""
+        return self is SYSTEM or self.federation_writer
+
 
 SYSTEM = Actor("system:apiserver")
 
@@ -104,9 +109,15 @@ class ResourceStore:
         await self.cache.sync()
         revision = self.cache.revision
         items = [e.obj for e in self.cache.entries(kind, namespace) if keep(e.obj)]
+        return ListPage(items + self._virtual(kind, namespace, keep), revision)
+
+    @staticmethod
+    def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[dict]:
+        """The kind's built-in virtual object, when a list should show it (after the stored
+        ones, on a list's last page)."""
         if kind.hooks.virtual and namespace is None and keep(kind.hooks.virtual()):
-            items.append(kind.hooks.virtual())
-        return ListPage(items, revision)
+            return [kind.hooks.virtual()]
+        return []
 
     @staticmethod
     def filter_for(options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
@@ -149,8 +160,10 @@ class ResourceStore:
             more = page.more and bool(page.items)
             if page.items:
                 start = page.items[-1].key + "\0"
-        token = _encode_continue(revision, start) if more else ""
-        return ListPage(items, revision, token)
+        if more:
+            return ListPage(items, revision, _encode_continue(revision, start))
+        items += self._virtual(kind, namespace, keep)
+        return ListPage(items, revision)
 
     # -- writes ----------------------------------------------------------------------------
     async def create(self, kind: Kind, namespace: str | None, body: Any, *, dry_run: bool = False,
@@ -226,6 +239,8 @@ class ResourceStore:
                           causes=[Cause(f"metadata.{f}", f"{f} is set by the server; remove it",
                                         "FieldValueForbidden") for f in set_fields])
         self._check_owner(kind, obj, None, actor)
+        if kind.server_status and not actor.writes_status:
+            obj.pop("status", None)
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
         await self._prepare(kind, obj, None)
@@ -238,41 +253,51 @@ class ResourceStore:
         if obj["metadata"]["name"] != name:
             raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
                              f"the name on the URL ({name})", kind=kind.kind, name=name)
-        pinned = obj["metadata"].get("resourceVersion") or None
 
         def change(current: dict) -> dict:
             return obj
-        return await self._update(kind, namespace, name, change, pinned=pinned, dry_run=dry_run,
-                                  actor=actor, subresource=subresource, verb="Update")
+        return await self._update(kind, namespace, name, change, dry_run=dry_run, actor=actor,
+                                  subresource=subresource, verb="Update")
 
     async def patch(self, kind: Kind, namespace: str | None, name: str, content_type: str,
                     document: Any, *, dry_run: bool = False, actor: Actor = SYSTEM,
                     subresource: str | None = None) -> dict:
-        pinned = None
-        if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
-            pinned = document["metadata"].get("resourceVersion") or None
 
         def change(current: dict) -> dict:
             return patches.apply(content_type, current, document)
-        return await self._update(kind, namespace, name, change, pinned=pinned, dry_run=dry_run,
-                                  actor=actor, subresource=subresource, verb="Patch")
+        return await self._update(kind, namespace, name, change, dry_run=dry_run, actor=actor,
+                                  subresource=subresource, verb="Patch")
 
     async def _update(self, kind: Kind, namespace: str | None, name: str,
-                      change: Callable[[dict], dict], *, pinned: str | None, dry_run: bool,
-                      actor: Actor, subresource: str | None, verb: str) -> dict:
-        """Read-modify-write with compare-and-swap on mod_revision; retried on conflict
-        unless the client pinned a resourceVersion."""
+                      change: Callable[[dict], dict], *, dry_run: bool, actor: Actor,
+                      subresource: str | None, verb: str) -> dict:
+        """Read-modify-write with compare-and-swap on mod_revision. ``change`` maps the
+        current object (with its resourceVersion) to the new one; a new object whose
+        resourceVersion differs from the current one is pinned to it: that is a conflict
+        (after catching up with etcd once, in case this server's cache is behind). So a
+        replace without a resourceVersion, or a patch that leaves it alone, is retried on
+        conflict, and one that pins a version never is."""
         self._check_writable(verb, kind, name, namespace, actor, reserved=False)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported(verb, kind, name, namespace)
+        if subresource == "status" and kind.server_status and not actor.writes_status:
+            raise Forbidden(f"the status of {kind.kind} \"{name}\" is written by the server "
+                            "only", kind=kind.kind, name=name)
+        caught_up = False
         for _ in range(MAX_RETRIES):
-            current = await self._current(kind, name, namespace, pinned)
+            current = await self._current(kind, name, namespace, None)
             if current is None:
                 raise NotFound(f"{ident(kind, name, namespace)} not found",
                                kind=kind.kind, name=name)
+            new = change(copy.deepcopy(current.obj))
+            pinned = _resource_version(kind, new)
             if pinned is not None and pinned != str(current.revision):
+                if not caught_up:
+                    await self.cache.sync()
+                    caught_up = True
+                    continue
                 raise _conflict(kind, name, namespace, pinned, current.revision)
-            obj = self._merged(kind, current, change(copy.deepcopy(current.obj)), subresource)
+            obj = self._merged(kind, current, new, subresource)
             self._check_owner(kind, obj, current.obj, actor)
             await self._prepare(kind, obj, current.obj)
             if dry_run:
@@ -286,8 +311,6 @@ class ResourceStore:
                 raise NotFound(f"{ident(kind, name, namespace)} not found",
                                kind=kind.kind, name=name) from None
             except st.RevisionConflict as err:
-                if pinned is not None:
-                    raise _conflict(kind, name, namespace, pinned, err.current.mod_revision)
                 await self.cache.wait_for(err.current.mod_revision)
                 continue
             except st.StorageError as err:
@@ -356,7 +379,7 @@ class ResourceStore:
             raise _conflict(kind, name, namespace, resource_version or "", err.current.mod_revision)
         except st.StorageError as err:
             raise _storage_error(err) from None
-        await self.cache.wait_for(prev.mod_revision)
+        await self._caught_up(prev.mod_revision)
         return codec.decode(kind, prev.value, prev.mod_revision)
 
     # -- pipeline steps --------------------------------------------------------------------
@@ -457,16 +480,20 @@ class ResourceStore:
 
     async def _written(self, obj: dict, revision: int) -> dict:
         """The written object (this request's private copy, which is exactly what a read of
-        the stored bytes gives) once the cache holds it. etcd has acknowledged the write, so
-        a cache that cannot catch up (etcd lost just after the write) does not make it fail:
-        reads wait for the cache themselves."""
+        the stored bytes gives) once the cache holds it."""
+        await self._caught_up(revision)
+        obj["metadata"]["resourceVersion"] = str(revision)
+        return obj
+
+    async def _caught_up(self, revision: int) -> None:
+        """Wait for the cache to hold the write etcd acknowledged at ``revision``. A cache that
+        cannot catch up (etcd lost just after the write) does not make the write fail: it
+        is done, and reads wait for the cache themselves."""
         try:
             await self.cache.wait_for(revision)
         except ServiceUnavailable as err:
             log.warning("acknowledged write at revision %d is not in the cache yet: %s",
                         revision, err.message)
-        obj["metadata"]["resourceVersion"] = str(revision)
-        return obj
 
     async def ensure(self, objects: Iterable[dict]) -> None:
         """Create each object unless one of that name exists (built-ins at start)."""
@@ -476,6 +503,16 @@ class ResourceStore:
                 await self.create(kind, obj["metadata"].get("namespace"), obj)
             except AlreadyExists:
                 pass
+
+
+def _resource_version(kind: Kind, obj: Any) -> str | None:
+    """The resourceVersion an object carries (None when absent or empty); BadRequest when it
+    is not a string, as Kubernetes' decoding of ObjectMeta refuses."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    if rv is not None and not isinstance(rv, str):
+        raise BadRequest(f"metadata.resourceVersion must be a string, not {rv!r}", kind=kind.kind)
+    return rv or None
 
 
 def _key(kind: Kind, obj: dict) -> str:
