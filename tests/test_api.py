@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import GROUP, REPO
+from conftest import GROUP, REPO, etcdctl
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
@@ -137,10 +137,22 @@ async def test_stale_resource_version_conflicts_on_put_patch_delete(client):
                                                "spec": {"nets": []}}),
                            headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 409
+    r = await client.patch(f"{GROUP}/globalnetworksets/rv", content=json.dumps(
+        [{"op": "replace", "path": "/metadata/resourceVersion", "value": stale},
+         {"op": "replace", "path": "/spec/nets", "value": []}]),
+        headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 409, r.text
     r = await client.request("DELETE", f"{GROUP}/globalnetworksets/rv",
                              json={"preconditions": {"resourceVersion": stale}})
     assert r.status_code == 409
-    assert (await client.get(f"{GROUP}/globalnetworksets/rv")).status_code == 200
+    got = await client.get(f"{GROUP}/globalnetworksets/rv")
+    assert got.status_code == 200 and got.json()["spec"]["nets"] == ["10.0.0.0/24"]
+    fresh = got.json()["metadata"]["resourceVersion"]
+    r = await client.patch(f"{GROUP}/globalnetworksets/rv", content=json.dumps(
+        [{"op": "replace", "path": "/metadata/resourceVersion", "value": fresh},
+         {"op": "replace", "path": "/spec/nets", "value": []}]),
+        headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 200 and r.json()["spec"]["nets"] == []
 
 
 async def test_put_without_resource_version_is_unconditional(client):
@@ -219,24 +231,40 @@ async def test_dry_run_validates_but_writes_nothing(client):
 
 
 async def test_status_subresource_is_written_separately(client):
+    node_status = yaml.safe_load((REPO / "examples" / "21-caliconodestatus.yaml").read_text())
+    base = f"{GROUP}/caliconodestatuses/{node_status['metadata']['name']}"
+    r = await client.post(f"{GROUP}/caliconodestatuses", json=node_status)
+    assert r.status_code == 201, r.text
+    obj = r.json()
+    obj["status"] = {"lastUpdated": "2026-01-01T00:00:00Z", "agent": {"birdV4": {"state": "Ready"}}}
+    r = await client.put(f"{base}/status", json=obj)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"]["agent"]["birdV4"]["state"] == "Ready"
+    r = await client.patch(f"{base}/status", content=json.dumps(
+        {"status": {"agent": {"birdV4": {"state": "NotReady"}}}}),
+        headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200 and r.json()["status"]["agent"]["birdV4"]["state"] == "NotReady"
+    obj = r.json()
+    obj["spec"]["updatePeriodSeconds"] = 30
+    obj["status"] = {}
+    r = await client.put(base, json=obj)   # the main resource keeps the status as it is
+    assert r.json()["spec"]["updatePeriodSeconds"] == 30
+    assert r.json()["status"]["agent"]["birdV4"]["state"] == "NotReady"
+    r = await client.get(f"{GROUP}/globalnetworksets/x/status")
+    assert r.status_code == 404
+
+
+async def test_remote_cluster_status_is_written_by_the_server_only(client):
     rcc = {"apiVersion": "projectcalico.org/v3", "kind": "RemoteClusterConfiguration",
            "metadata": {"name": "peer"}, "spec": {"apiServer": "http://127.0.0.1:1"},
            "status": {"state": "InSync"}}
     r = await client.post(f"{GROUP}/remoteclusterconfigurations", json=rcc)
     assert r.status_code == 201, r.text
+    assert r.json().get("status", {}).get("state") != "InSync"   # a client's status is dropped
     obj = r.json()
-    obj["status"] = {"state": "Failed", "lastError": "boom"}
-    r = await client.put(f"{GROUP}/remoteclusterconfigurations/peer/status", json=obj)
-    assert r.status_code == 200, r.text
-    assert r.json()["status"]["state"] == "Failed"
-    obj = r.json()
-    obj["spec"]["apiServer"] = "http://127.0.0.1:2"
     obj["status"] = {"state": "InSync"}
-    r = await client.put(f"{GROUP}/remoteclusterconfigurations/peer", json=obj)
-    assert r.json()["spec"]["apiServer"] == "http://127.0.0.1:2"
-    assert r.json()["status"]["state"] == "Failed"
-    r = await client.get(f"{GROUP}/globalnetworksets/x/status")
-    assert r.status_code == 404
+    r = await client.put(f"{GROUP}/remoteclusterconfigurations/peer/status", json=obj)
+    assert r.status_code == 403 and "written by the server" in r.json()["message"]
 
 
 # -- built-ins and special kinds --------------------------------------------------------------
@@ -348,6 +376,23 @@ async def test_list_filters_and_namespaces(client):
     assert r.status_code == 400
 
 
+async def test_paged_profile_list_ends_with_the_virtual_profile(client):
+    for i in range(3):
+        profile = {"apiVersion": "projectcalico.org/v3", "kind": "Profile",
+                   "metadata": {"name": f"p{i}"}, "spec": {}}
+        assert (await client.post(f"{GROUP}/profiles", json=profile)).status_code == 201
+    names, token = [], ""
+    while True:
+        page = (await client.get(f"{GROUP}/profiles?limit=2&continue={token}")).json()
+        names += [o["metadata"]["name"] for o in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+    whole = (await client.get(f"{GROUP}/profiles")).json()["items"]
+    assert names == [o["metadata"]["name"] for o in whole] == \
+        ["p0", "p1", "p2", "projectcalico-default-allow"]
+
+
 async def test_pagination_is_one_consistent_snapshot(client):
     for i in range(7):
         await client.post(f"{GROUP}/globalnetworksets", json=gns(f"p{i}"))
@@ -434,7 +479,6 @@ async def test_watch_bookmarks_and_timeout(clean_etcd):
 
 
 async def test_watch_from_compacted_revision_is_410(client, clean_etcd):
-    from conftest import etcdctl
     for i in range(3):
         await client.post(f"{GROUP}/globalnetworksets", json=gns(f"c{i}"))
     rv = int((await client.get(f"{GROUP}/globalnetworksets")).json()["metadata"]["resourceVersion"])
@@ -467,6 +511,18 @@ BAD_BODIES = [
     ("number-for-string", json.dumps({**gns("x"), "spec": {"nets": [5]}}).encode(),
      "application/json", 422, "spec.nets[0]"),
     ("unsupported-media", b"<xml/>", "application/xml", 415, "not supported"),
+    ("duplicate-json-field", b'{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkSet",'
+     b'"metadata":{"name":"x","name":"y"},"spec":{}}', "application/json", 400, "duplicate"),
+    ("duplicate-yaml-field", b"kind: GlobalNetworkSet\nkind: NetworkSet\n", "application/yaml",
+     400, "duplicate"),
+    ("json-nan", b'{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkSet",'
+     b'"metadata":{"name":"x"},"spec":{"nets":[NaN]}}', "application/json", 400, "NaN"),
+    ("yaml-infinity", b"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\n"
+     b"metadata: {name: x}\nspec: {nets: [.inf]}\n", "application/yaml", 400, "inf"),
+    ("yaml-int-key", b"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\n"
+     b"metadata: {name: x, 7: y}\n", "application/yaml", 400, "not a string"),
+    ("yaml-binary", b"apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\n"
+     b"metadata: {name: !!binary eA==}\n", "application/yaml", 400, "bytes"),
 ]
 
 
@@ -492,6 +548,48 @@ async def test_namespace_mismatch_and_cluster_scope_rules(client):
     assert r.status_code == 404
     r = await client.put(f"{GROUP}/globalnetworksets/other", json=gns("x"))
     assert r.status_code == 400 and "does not match the name" in r.json()["message"]
+
+
+@pytest.mark.parametrize("path,body,code,text", [
+    ("/namespaces/Bad_NS/networksets", netset("s", "Bad_NS"), 422, "metadata.namespace"),
+    ("/networksets", netset("s", "x/y"), 422, "metadata.namespace"),
+    ("/namespaces/p%2Fq/networksets", netset("s", "p/q"), 422, "metadata.namespace"),
+    ("/namespaces/" + "n" * 64 + "/networksets", netset("s", "n" * 64), 422, "63"),
+], ids=["upper-case", "slash-in-body", "slash-in-path", "too-long"])
+async def test_invalid_namespaces_are_refused(client, clean_etcd, path, body, code, text):
+    r = await client.post(GROUP + path, json=body)
+    assert r.status_code == code and text in r.text, r.text
+    assert etcdctl(clean_etcd.endpoint, "get", "--prefix", "--keys-only",
+                   "/calico/resources/v3/projectcalico.org/networksets/") == ""
+
+
+async def test_malformed_request_options_are_400(client):
+    """Query strings and DeleteOptions the handlers cannot use are the client's error."""
+    await client.post(f"{GROUP}/globalnetworksets", json=gns("g"))
+    cases = [
+        ("GET", f"{GROUP}/globalnetworksets?limit={10**24}", None, "limit"),
+        ("GET", f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=nan", None, "timeoutSeconds"),
+        ("GET", f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=-1", None, "timeoutSeconds"),
+        ("DELETE", f"{GROUP}/globalnetworksets/g", {"preconditions": "x"}, "preconditions"),
+        ("DELETE", f"{GROUP}/globalnetworksets/g", {"preconditions": {"resourceVersion": 3}},
+         "resourceVersion"),
+        ("PUT", f"{GROUP}/globalnetworksets/g",
+         {**gns("g"), "metadata": {"name": "g", "resourceVersion": 7}}, "must be a string"),
+        ("PATCH", f"{GROUP}/globalnetworksets/g", {"metadata": {"resourceVersion": 7}},
+         "must be a string"),
+    ]
+    for method, url, body, text in cases:
+        headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+        r = await client.request(method, url, json=body, headers=headers)
+        assert r.status_code == 400 and text in r.json()["message"], (method, url, r.text)
+    assert (await client.get(f"{GROUP}/globalnetworksets/g")).status_code == 200
+
+
+async def test_head_is_answered_like_get(client):
+    await client.post(f"{GROUP}/globalnetworksets", json=gns("h"))
+    assert (await client.head(f"{GROUP}/globalnetworksets")).status_code == 200
+    assert (await client.head(f"{GROUP}/globalnetworksets/h")).status_code == 200
+    assert (await client.head(f"{GROUP}/globalnetworksets/nope")).status_code == 404
 
 
 async def test_oversized_body_is_413(clean_etcd):

@@ -228,6 +228,16 @@ def test_refuses_public_listener_without_tls_and_auth(tmp_path):
     assert out.returncode != 0 and "--insecure" in out.stderr
 
 
+def test_client_certificates_need_tls(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    out = subprocess.run([sys.executable, "-m", "apiserver", "--listen", "127.0.0.1:0",
+                          "--client-ca-file", str(ca), "--etcd-endpoints", "http://127.0.0.1:1"],
+                         capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert out.returncode != 0 and "--tls-cert-file" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 async def test_create_many_batches_and_falls_back_per_object(clean_etcd):
     from apiserver.api import keys
     from apiserver.resources.errors import AlreadyExists, Invalid

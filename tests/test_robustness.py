@@ -297,6 +297,40 @@ async def test_watch_limit_per_client_is_429(clean_etcd):
                 assert r.status_code == 429 and r.json()["reason"] == "TooManyRequests"
 
 
+async def test_a_watch_whose_client_left_frees_its_slot(clean_etcd):
+    """An idle watch notices its client is gone without waiting for an event to write."""
+    async with running_server(clean_etcd.endpoint, max_watches_per_client=2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        request = f"GET {GROUP}/globalnetworksets?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        for _ in range(3):   # three rounds of two watches that hang up
+            conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+            for reader, writer in conns:
+                writer.write(request)
+                await reader.readline()   # the response has started: the slot is taken
+            for _, writer in conns:
+                writer.close()
+            async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+                for _ in range(100):
+                    r = await c.get(f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=0")
+                    if r.status_code == 200:
+                        break
+                    assert r.status_code == 429
+                    await asyncio.sleep(0.1)
+                assert r.status_code == 200, r.text
+
+
+async def test_a_write_that_says_watch_is_still_bounded_by_the_request_timeout(clean_etcd):
+    async with running_server(clean_etcd.endpoint, request_timeout=1.0) as url:
+        port = int(url.rsplit(":", 1)[1])
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(20)
+        s.sendall(f"POST {GROUP}/globalnetworksets?watch=1 HTTP/1.1\r\nHost: x\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode())
+        reply = await asyncio.to_thread(s.recv, 4096)
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 504"), reply
+
+
 async def test_frozen_etcd_gives_a_timeout_status_not_a_hang(own_etcd):
     async with running_server(own_etcd.endpoint, request_timeout=1.5) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as c:
