@@ -54,19 +54,8 @@ CASES, SAMPLES = _load()
 # Cases that apply but fail today, each for a reason outside ctl (strict: a fix shows up as
 # XPASS and the entry must go).
 KNOWN_GAPS = {
-    "err-011": "calicoctl's Go decoder fails on asNumber 4294967296 ('cannot unmarshal number "
-               "into Go struct field BGPPeerSpec.spec.asNumber of type string') before it sees "
-               "the unknown field 'scope'; the server reports the unknown field",
-    "err-018": "calicoctl's Go decoder fails on port 65536 (uint16) before it sees the "
-               "misplaced 'protocol'; the server's strict decoding reports 'protocol'",
-    "err-019": "calicoctl's Go decoder fails on the port range 1:65536 ('invalid maximum port "
-               "number in range (1:65536)') before it sees the misplaced 'protocol'; the "
-               "server reports 'protocol'",
     "err-020": "calicoctl names the offending port of the range 0:65535 (Port = '0'); the "
                "server's cause names the whole range (it would need 'Invalid value: 0: ...')",
-    "validate-002": "calicoctl rejects asNumber -1 while decoding (uint32), so it prints "
-                    "'failed to execute command: ...'; ctl validates on the server, which "
-                    "reports it as a field error of BGPPeer.Spec.AsNumber",
 }
 # Where ctl's exact text knowingly differs from what calicoctl's source prints.
 DERIVED_DIFFERENCES = {
