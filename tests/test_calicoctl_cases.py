@@ -53,10 +53,7 @@ def _load() -> tuple[list[dict], dict]:
 CASES, SAMPLES = _load()
 # Cases that apply but fail today, each for a reason outside ctl (strict: a fix shows up as
 # XPASS and the entry must go).
-KNOWN_GAPS = {
-    "err-020": "calicoctl names the offending port of the range 0:65535 (Port = '0'); the "
-               "server's cause names the whole range (it would need 'Invalid value: 0: ...')",
-}
+KNOWN_GAPS: dict[str, str] = {}
 # Where ctl's exact text knowingly differs from what calicoctl's source prints.
 DERIVED_DIFFERENCES = {
     "crud-053": "the server words the default-only BGPConfiguration field error differently",

@@ -494,3 +494,14 @@ def test_readme_tour_applies_every_example_and_patches_wireguard(run):
     assert r.stdout == "Successfully patched 1 'FelixConfiguration' resource\n"
     r = run("get", "felixconfiguration", "default", "-o", "json")
     assert json.loads(r.stdout)["spec"]["wireguardEnabled"] is True
+
+
+def test_field_errors_name_the_offending_end_of_a_port_range(run, tmp_path):
+    policy = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+              "metadata": {"name": "ports"},
+              "spec": {"ingress": [{"action": "Allow", "protocol": "TCP",
+                                    "destination": {"ports": [80, "0:65535"]}}]}}
+    r = run("create", "-f", manifest(tmp_path, yaml.safe_dump(policy)))
+    assert (r.code, r.stderr) == (1, "failed to create 'GlobalNetworkPolicy' resource: [error "
+                                     "with field Port = '0' (port range invalid, port number "
+                                     "must be between 1 and 65535)]\n")

@@ -197,11 +197,14 @@ def parse_port(value: object) -> Port | str:
 
 
 def port_problem(port: Port) -> str | None:
-    """The validator's verdict on a decoded port (``validatePort``)."""
+    """The validator's verdict on a decoded port (``validatePort``), naming the end of the
+    range it refuses as ``Invalid value: <port>: ...`` (so a client can say ``Port = '0'`` of
+    the range ``0:65535``, as calicoctl does)."""
     if port.name:
         return None
     if port.min < 1 or port.max < 1:
-        return "port range invalid, port number must be between 1 and 65535"
+        bad = port.min if port.min < 1 else port.max
+        return f"Invalid value: {bad}: port range invalid, port number must be between 1 and 65535"
     return None
 
 
