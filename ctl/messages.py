@@ -10,6 +10,9 @@ from .client import (AlreadyExists, ApiError, BadRequest, Conflict, CtlError, In
                      NotFound)
 
 _K8S_INVALID = re.compile(r'^Invalid value: ("(?:[^"\\]|\\.)*"|[^:]+): (.*)$', re.S)
+# Kubernetes field errors of these types carry no value (field.Error.ErrorBody).
+_K8S_NO_VALUE = re.compile(r"^(?:Required value|Forbidden|Too long|Too many|Internal error): "
+                           r"(.*)$", re.S)
 _INITIALISMS = (("Cidr", "CIDR"), ("Ipip", "IPIP"), ("Vxlan", "VXLAN"), ("Bgp", "BGP"),
                 ("Icmp", "ICMP"), ("Mtu", "MTU"), ("Uid", "UID"), ("Asn", "ASN"))
 
@@ -50,7 +53,8 @@ def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:
 
 def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:
     """``Name = 'value' (reason)``; the value is the one a Kubernetes-style cause message
-    names (``Invalid value: 0: …``), else the one at the field's path in ``obj``."""
+    names (``Invalid value: 0: …``), none for a message of a value-less type
+    (``Forbidden: …``), else the one at the field's path in ``obj``."""
     path = _segments(str(cause.get("field") or ""))
     text = go_field_name(kind, path)
     value = _value_at(obj, path)
@@ -61,6 +65,8 @@ def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:
     if m:
         value, message = json.loads(m.group(1)) if m.group(1)[0] == '"' else m.group(1), \
             m.group(2)
+    elif m := _K8S_NO_VALUE.match(message):
+        value, message = None, m.group(1)
     if value is not None:
         text += f" = '{_go_value(value)}'"
     return f"{text} ({message})" if message else text

@@ -56,7 +56,6 @@ CASES, SAMPLES = _load()
 KNOWN_GAPS: dict[str, str] = {}
 # Where ctl's exact text knowingly differs from what calicoctl's source prints.
 DERIVED_DIFFERENCES = {
-    "crud-053": "the server words the default-only BGPConfiguration field error differently",
     "crud-055": "the server words the read-only ClusterInformation refusal as 'operation "
                 "Create is not supported on ClusterInformation(default)'",
     "label-011": "ctl appends the cause to 'failed to update ..., label not changed'",

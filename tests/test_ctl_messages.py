@@ -19,6 +19,8 @@ POLICY = {"spec": {"ingress": [{"action": "Jump", "destination": {"ports": ["0:6
      "error with field Port = '0:65535' (bad)"),
     ("spec.cidr", "too small", "error with field BGPPeer.Spec.CIDR = 'fd5f::/123' (too small)"),
     ("spec.missing", "Required value", "error with field BGPPeer.Spec.Missing (Required value)"),
+    ("spec.peerIP", "Forbidden: not here", "error with field BGPPeer.Spec.PeerIP (not here)"),
+    ("spec.node", "Required value: give one", "error with field BGPPeer.Spec.Node (give one)"),
 ])
 def test_one_field(field, message, text):
     assert validation_text([{"field": field, "message": message}], "BGPPeer", POLICY) == text

@@ -505,3 +505,13 @@ def test_field_errors_name_the_offending_end_of_a_port_range(run, tmp_path):
     assert (r.code, r.stderr) == (1, "failed to create 'GlobalNetworkPolicy' resource: [error "
                                      "with field Port = '0' (port range invalid, port number "
                                      "must be between 1 and 65535)]\n")
+
+
+def test_default_only_bgp_fields_are_refused_without_a_value(run, tmp_path):
+    config = {"apiVersion": "projectcalico.org/v3", "kind": "BGPConfiguration",
+              "metadata": {"name": "node.a"}, "spec": {"nodeToNodeMeshEnabled": True}}
+    r = run("apply", "-f", manifest(tmp_path, yaml.safe_dump(config)))
+    assert (r.code, r.stderr) == (1, "failed to apply 'BGPConfiguration' resource: [error with "
+                                     "field BGPConfiguration.Spec.NodeToNodeMeshEnabled (Cannot "
+                                     "set nodeToNodeMeshEnabled on a non default BGP "
+                                     "Configuration.)]\n")

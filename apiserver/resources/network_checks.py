@@ -93,8 +93,8 @@ def _bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]
     if name and name != "default":
         for key in BGP_DEFAULT_ONLY:
             if key in spec:
-                report.add(f"spec.{key}", f"Cannot set {key} on a non default BGP Configuration.",
-                           "FieldValueForbidden")
+                report.add(f"spec.{key}", f"Forbidden: Cannot set {key} on a non default BGP "
+                                          "Configuration.", "FieldValueForbidden")
     if spec.get("nodeToNodeMeshEnabled") is False:
         for key in ("nodeMeshPassword", "nodeMeshMaxRestartTime"):
             if key in spec:
