@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from .api import discovery, keys, resources
 from .api.codec import error_response
@@ -28,28 +29,38 @@ OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/api", "/a
 
 @web.middleware
 async def status_errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every failure leaves as a ``Status``; an unexpected exception is logged and is a 500."""
+    """Every failure leaves as a ``Status``; an unexpected exception is logged and is a 500.
+    A failure that leaves the request body unread (or unreadable) closes the connection, so
+    a broken body cannot desynchronise the next request on it."""
     try:
         return await handler(request)
-    except errors.ApiError as err:
-        return error_response(err)
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app[keys.SETTINGS].max_request_bytes
-        return error_response(errors.TooLarge(
-            f"the request body is larger than the limit of {limit} bytes"))
-    except web.HTTPMethodNotAllowed as err:
-        return error_response(errors.MethodNotAllowed(
-            f"{request.method} is not allowed here; allowed: {', '.join(sorted(err.allowed_methods))}"))
-    except web.HTTPNotFound:
-        return error_response(errors.NotFound(
-            f"the server could not find the requested resource ({request.path})"))
-    except web.HTTPException as err:
-        return error_response(_http_error(err))
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("internal error serving %s %s", request.method, request.path_qs)
-        return error_response(errors.ApiError("internal error; see the server log"))
+    except Exception as err:   # noqa: BLE001 - rendered as a Status below
+        response = error_response(_api_error(request, err))
+        if isinstance(err, RequestPayloadError) or request.can_read_body:
+            response.force_close()
+        return response
+
+
+def _api_error(request: web.Request, err: Exception) -> errors.ApiError:
+    if isinstance(err, errors.ApiError):
+        return err
+    if isinstance(err, web.HTTPRequestEntityTooLarge):
+        limit = request.app[keys.SETTINGS].max_request_bytes
+        return errors.TooLarge(f"the request body is larger than the limit of {limit} bytes")
+    if isinstance(err, web.HTTPMethodNotAllowed):
+        return errors.MethodNotAllowed(f"{request.method} is not allowed here; allowed: "
+                                       f"{', '.join(sorted(err.allowed_methods))}")
+    if isinstance(err, web.HTTPNotFound):
+        return errors.NotFound(f"the server could not find the requested resource ({request.path})")
+    if isinstance(err, web.HTTPException):
+        return _http_error(err)
+    if isinstance(err, RequestPayloadError):   # e.g. a body that is not what its Content-Encoding says
+        return errors.BadRequest("the request body cannot be read: "
+                                 + str(err).splitlines()[-1].strip())
+    log.exception("internal error serving %s %s", request.method, request.path_qs)
+    return errors.ApiError("internal error; see the server log")
 
 
 def _http_error(err: web.HTTPException) -> errors.ApiError:
