@@ -141,6 +141,63 @@ async def client(server):
         yield c
 
 
+class TcpProxy:
+    """A loopback TCP relay to ``target`` ("host:port") that a test can cut (every connection
+    dropped, new ones refused) and restore: an etcd the apiserver cannot reach while the test
+    still can."""
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.rpartition(":")
+        self.target = (host, int(port))
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.open = True
+        self._writers: set = set()
+        self._server = None
+
+    async def start(self) -> "TcpProxy":
+        import asyncio
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def _serve(self, reader, writer) -> None:
+        import asyncio
+        if not self.open:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src, dst) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        self.open = False
+        for w in list(self._writers):
+            w.transport.abort()
+
+    def restore(self) -> None:
+        self.open = True
+
+    async def close(self) -> None:
+        self.cut()
+        self._server.close()
+        await self._server.wait_closed()
+
+
 class ApiserverProcess:
     """``python -m apiserver`` as a real subprocess."""
 

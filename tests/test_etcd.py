@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from apiserver.storage.embedded import EmbeddedEtcd, free_port
-from conftest import GROUP, REPO, ApiserverProcess, _tmp_root, etcdctl, running_server
+from conftest import GROUP, REPO, ApiserverProcess, TcpProxy, _tmp_root, etcdctl, running_server
 
 KEY = "/calico/resources/v3/projectcalico.org"
 
@@ -131,6 +131,59 @@ async def test_etcd_outage_gives_503_then_recovers_without_losing_writes(own_etc
                 "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
                 "metadata": {"name": "after"}, "spec": {"nets": []}})
             assert r.status_code == 201
+
+
+async def test_cache_relists_when_etcd_compacted_its_position_while_it_was_cut_off(clean_etcd):
+    """The cache's watch resumes at a compacted revision: it relists, serves etcd's exact
+    state, and expires API watches (410) instead of leaving them with a gap."""
+    ep = clean_etcd.endpoint
+    proxy = await TcpProxy(ep.removeprefix("http://")).start()
+    try:
+        async with running_server(proxy.endpoint, etcd_timeout=1.0) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=20) as c:
+                for name in ("stays", "goes"):
+                    assert (await c.post(f"{GROUP}/globalnetworksets", json={
+                        "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+                        "metadata": {"name": name}, "spec": {"nets": []}})).status_code == 201
+                rv = (await c.get(f"{GROUP}/globalnetworksets")).json()["metadata"]["resourceVersion"]
+                events: list[dict] = []
+
+                async def watch() -> None:
+                    async with c.stream("GET", f"{GROUP}/globalnetworksets?watch=1&"
+                                        f"resourceVersion={rv}") as r:
+                        async for line in r.aiter_lines():
+                            if line.strip():
+                                events.append(json.loads(line))
+                watcher = asyncio.create_task(watch())
+                await asyncio.sleep(0.3)
+                proxy.cut()
+                etcdctl(ep, "del", "/calico/resources/v3/projectcalico.org/globalnetworksets/goes")
+                etcdctl(ep, "put", "/calico/resources/v3/projectcalico.org/globalnetworksets/new",
+                        json.dumps({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+                                    "metadata": {"name": "new"}, "spec": {"nets": []}}))
+                rev = json.loads(etcdctl(ep, "get", "x", "-w", "json"))["header"]["revision"]
+                etcdctl(ep, "compact", str(rev))
+                proxy.restore()
+                for _ in range(100):
+                    r = await c.get(f"{GROUP}/globalnetworksets")
+                    if r.status_code == 200 and \
+                            [o["metadata"]["name"] for o in r.json()["items"]] == ["new", "stays"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert [o["metadata"]["name"] for o in r.json()["items"]] == ["new", "stays"]
+                await asyncio.wait_for(watcher, 10)   # the server ended the API watch ...
+                assert events[-1]["type"] == "ERROR" and events[-1]["object"]["code"] == 410
+    finally:
+        await proxy.close()
+
+
+async def test_watch_from_a_version_this_datastore_never_had_is_410(client):
+    rv = int((await client.get(f"{GROUP}/globalnetworksets")).json()["metadata"]["resourceVersion"])
+    async with client.stream("GET", f"{GROUP}/globalnetworksets?watch=1&"
+                             f"resourceVersion={rv + 1000}&timeoutSeconds=5") as r:
+        lines = [json.loads(x) async for x in r.aiter_lines() if x.strip()]
+    assert lines[0]["type"] == "ERROR" and lines[0]["object"]["code"] == 410
+    assert "newer than the datastore" in lines[0]["object"]["message"]
 
 
 async def test_cache_survives_compaction(client, clean_etcd):

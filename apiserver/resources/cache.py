@@ -272,9 +272,15 @@ class WatchCache:
         return len(self._objects[kind.plural])
 
     def subscribe(self, kind: Kind, namespace: str | None, since: int) -> Subscription:
-        """Changes after revision ``since`` (0 = from now). Raises Gone if history is gone."""
+        """Changes after revision ``since`` (0 = from now). Raises Gone if history is gone,
+        or if ``since`` is ahead of the cache: callers ``sync()`` first, so such a version was
+        never served by this datastore (it was restored or rebuilt), and a client that kept it
+        would silently miss every change up to it."""
         if since and since < self._history_floor:
             raise Gone(f"too old resource version: {since} ({self._history_floor})")
+        if since > self.revision:
+            raise Gone(f"resource version {since} is newer than the datastore's ({self.revision}): "
+                       "it comes from another or an earlier datastore; relist")
         sub = Subscription(kind, namespace, limit=self._sub_buffer)
         if since:
             for change in self._since(since):
