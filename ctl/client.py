@@ -106,6 +106,12 @@ class KindInfo:
     plural: str
     namespaced: bool
     names: tuple[str, ...]  # every lower-case name the command line accepts
+    verbs: frozenset[str] = frozenset()  # as discovery lists them; empty = not listed
+
+    @property
+    def read_only(self) -> bool:
+        """The server serves the kind for reading only (discovery lists no write verb)."""
+        return bool(self.verbs) and not self.verbs & {"create", "update", "patch", "delete"}
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,8 @@ class ApiClient:
                 names = {res["name"], res.get("singularName") or res["kind"].lower(),
                          *(res.get("shortNames") or [])}
                 out.append(KindInfo(res["kind"], res["name"], bool(res.get("namespaced")),
-                                    tuple(sorted(n.lower() for n in names))))
+                                    tuple(sorted(n.lower() for n in names)),
+                                    frozenset(res.get("verbs") or ())))
             self._kinds = out
         return self._kinds
 

@@ -7,8 +7,8 @@ from typing import Any
 from .cli import UsageError
 from .client import ApiError, CtlError, KindInfo, NotFound
 from .messages import describe
-from .verbs import (CommandError, Item, Session, err, load_items, namespace_problem, out,
-                    quoted, run_items, single_kind)
+from .verbs import (CommandError, Item, Session, describe_error, err, load_items,
+                    namespace_problem, out, quoted, run_items, single_kind)
 
 
 def _kind_or_fail(session: Session, name: str, prefix: str) -> KindInfo:
@@ -65,9 +65,9 @@ def run_delete(session: Session) -> int:
                                   dry_run=args.flag("dry-run"))
         except NotFound as exc:
             if not args.flag("skip-not-exists"):
-                return item.describe(exc)
+                return item.describe(exc, verb="delete")
         except ApiError as exc:
-            return item.describe(exc)
+            return item.describe(exc, verb="delete")
         return None
 
     errors = run_items(items, one, label="deleting", reverse=True)
@@ -126,7 +126,8 @@ def run_patch(session: Session) -> int:
         session.client.patch(kind, name, namespace, document, patch_type,
                              dry_run=args.flag("dry-run"))
     except ApiError as exc:
-        raise CommandError(f"hit error: {describe(exc, kind.kind, name, namespace)}") from None
+        cause = describe_error(exc, kind, name, namespace, verb="patch")
+        raise CommandError(f"hit error: {cause}") from None
     out(f"Successfully patched 1 '{kind.kind}' resource"
         f"{' (dry run)' if args.flag('dry-run') else ''}\n")
     return 0
@@ -197,6 +198,6 @@ def _label_one(session: Session, kind: KindInfo, shown: str, name: str, namespac
     try:
         session.client.replace(kind, obj)
     except CtlError as exc:
-        cause = describe(exc, kind.kind, name, namespace, obj)
+        cause = describe_error(exc, kind, name, namespace, obj, verb="label")
         raise CommandError(f"failed to update {shown}, label not changed: {cause}") from None
     return verb

@@ -80,7 +80,7 @@ def _diff_one(session: Session, item: Item) -> str | None:
         else:
             after = session.client.replace(item.kind, for_update(item.obj), dry_run=True)
     except ApiError as exc:
-        return f"error: {item.describe(exc)}"
+        return f"error: {item.describe(exc, verb='apply')}"
     before = output.to_yaml(_stable(live)).splitlines(keepends=True) if live else []
     now = output.to_yaml(_stable(after)).splitlines(keepends=True)
     who = describe_id(item)

@@ -43,6 +43,18 @@ def describe(err: CtlError, kind: str, name: str, namespace: str | None = None,
     return str(err)
 
 
+_READ_ONLY = {"create": "operation create or apply is not supported on {kind}",
+              "update": "operation apply is not supported on {kind}: resource is readonly",
+              "delete": "operation delete is not supported on {kind}"}
+
+
+def read_only_refusal(kind: str, operation: str) -> str:
+    """calicoctl's own refusal of ``operation`` (``create``, ``update`` or ``delete``) on a
+    read-only kind: its resource manager answers for ClusterInformation without asking the
+    datastore, naming the kind rather than the object (resourcemgr/clusterinfo.go)."""
+    return _READ_ONLY[operation].format(kind=kind)
+
+
 def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:
     """libcalico-go ``ErrorValidation.Error()``: one field, or a ``-  `` list of fields."""
     fields = [_errored_field(c, kind, obj) for c in causes]

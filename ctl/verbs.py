@@ -14,7 +14,7 @@ from . import batch, config, decode, manifests
 from .cli import Args, UsageError
 from .client import (AlreadyExists, ApiClient, BadResponse, ConnectionFailed, CtlError,
                      KindInfo, MethodNotAllowed, NotFound, kind_lookup)
-from .messages import describe, ident
+from .messages import describe, ident, read_only_refusal
 
 CLIENT_VERSION = "v3.32.1"
 _KEEP_META = ("name", "namespace", "labels", "annotations")
@@ -47,8 +47,24 @@ class Item:
     def key(self) -> tuple:
         return (self.kind.kind, self.namespace, self.name)
 
-    def describe(self, err: CtlError) -> str:
-        return describe(err, self.kind.kind, self.name, self.namespace, self.obj)
+    def describe(self, err: CtlError, *, verb: str) -> str:
+        return describe_error(err, self.kind, self.name, self.namespace, self.obj, verb=verb)
+
+
+# The resource-manager operation behind each verb that writes (apply's create is refused
+# first, so its error is the update's; patch and label are a get and an update).
+_OPERATIONS = {"create": "create", "apply": "update", "replace": "update", "patch": "update",
+               "label": "update", "delete": "delete"}
+
+
+def describe_error(err: CtlError, kind: KindInfo, name: str, namespace: str | None,
+                   obj: dict | None = None, *, verb: str) -> str:
+    """calicoctl's text for ``err`` raised by ``verb`` on one resource. calicoctl refuses
+    writes to a read-only kind in its own resource manager, so the server's refusal of a kind
+    it serves read-only is worded as calicoctl's."""
+    if isinstance(err, MethodNotAllowed) and kind.read_only and verb in _OPERATIONS:
+        return read_only_refusal(kind.kind, _OPERATIONS[verb])
+    return describe(err, kind.kind, name, namespace, obj)
 
 
 class Session:
@@ -235,7 +251,7 @@ def write_verb(session: Session) -> int:
         except (ConnectionFailed, BadResponse):
             raise
         except CtlError as exc:
-            return item.describe(exc)
+            return item.describe(exc, verb=verb)
         return None
 
     errors = run_items(items, one, label=f"{verb}ing")

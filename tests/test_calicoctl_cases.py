@@ -56,13 +56,13 @@ CASES, SAMPLES = _load()
 KNOWN_GAPS: dict[str, str] = {}
 # Where ctl's exact text knowingly differs from what calicoctl's source prints.
 DERIVED_DIFFERENCES = {
-    "crud-055": "the server words the read-only ClusterInformation refusal as 'operation "
-                "Create is not supported on ClusterInformation(default)'",
     "label-011": "ctl appends the cause to 'failed to update ..., label not changed'",
     "patch-009": "ctl's usage names the program ctl and lists --dry-run",
 }
 # Cases that ran in one upstream test function after another case and rely on its state.
 PRELUDES = {"flags-005": "flags-004", "flags-006": "flags-004"}
+# calicoctl's verbs, as the prefix of a derived_from_source ``<verb>_stderr`` key.
+VERBS = ("create", "apply", "replace", "delete", "get", "patch", "label", "validate")
 # "No datastore configured": point ctl at a closed port instead of a server.
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -316,16 +316,26 @@ class CaseRun:
     def check_derived(self, result: Run) -> None:
         """Beyond the upstream assertions: the exact stdout/stderr read off calicoctl's
         source (``derived_from_source``), unless it holds a placeholder or a known,
-        documented difference."""
+        documented difference. ``<verb>_stderr`` / ``<verb>_stdout`` are those of the
+        case's command run with ``<verb>`` in place of its own verb."""
         if self.case["id"] in DERIVED_DIFFERENCES:
             return
         derived = self.case.get("derived_from_source") or {}
-        for stream in ("stdout", "stderr"):
-            wanted = derived.get(stream)
-            if not isinstance(wanted, str) or "<" in wanted:
+        for key, wanted in derived.items():
+            m = re.fullmatch(r"(?:(\w+)_)?(stdout|stderr)", key)
+            if not m or not isinstance(wanted, str) or "<" in wanted:
+                continue
+            verb, stream = m.groups()
+            command = self.case["command"]
+            if verb in VERBS:
+                command = re.sub(r"^calicoctl \w+", f"calicoctl {verb}", command)
+                result = self.ctl(command, self.case.get("input"),
+                                  stdin=bool(self.case.get("input_via_stdin")),
+                                  fmt=self.case.get("input_format", ""))
+            elif verb:
                 continue
             got = getattr(result, stream).replace(str(self.dir) + "/", "/tmp/")
-            assert got == wanted, f"derived {stream} of {self.case['command']}"
+            assert got == wanted, f"derived {key} of {command}"
 
     def check(self, expect: dict, result: Run, command: str, *, top: bool = False) -> None:
         what = f"{command}\n--- stdout\n{result.stdout}--- stderr\n{result.stderr}"

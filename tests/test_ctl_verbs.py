@@ -314,9 +314,25 @@ def test_delete_with_stale_resource_version_conflicts(run, tmp_path):
     assert r.stderr == "Failed to delete 'IPPool' resource: update conflict: IPPool(pool1)\n\n"
 
 
-def test_builtins_are_protected(run):
-    r = run("delete", "clusterinfo", "default")
-    assert r.code == 1 and "is not supported on ClusterInformation" in r.stderr
+def test_read_only_cluster_information_is_refused_in_calicoctls_words(run, tmp_path):
+    f = manifest(tmp_path, "apiVersion: projectcalico.org/v3\nkind: ClusterInformation\n"
+                           "metadata: {name: default}\nspec: {clusterGUID: g}\n")
+    readonly = "operation apply is not supported on ClusterInformation: resource is readonly"
+    for args, stderr in [
+        (("create", "-f", f), "failed to create 'ClusterInformation' resource: [operation "
+                              "create or apply is not supported on ClusterInformation]\n"),
+        (("apply", "-f", f), f"failed to apply 'ClusterInformation' resource: [{readonly}]\n"),
+        (("replace", "-f", f), f"hit error: {readonly}\n"),
+        (("delete", "clusterinfo", "default"), "Failed to delete 'ClusterInformation' resource: "
+                                               "operation delete is not supported on "
+                                               "ClusterInformation\n\n"),
+        (("patch", "clusterinfo", "default", "-p", '{"spec":{"clusterType":"x"}}'),
+         f"hit error: {readonly}\n"),
+    ]:
+        r = run(*args)
+        assert (r.code, r.stderr) == (1, stderr), args
+    assert yaml.safe_load(run("get", "clusterinfo", "default", "-o", "yaml").stdout)[
+        "spec"]["clusterGUID"] != "g"
 
 
 # -- patch and label -------------------------------------------------------------------------
