@@ -153,23 +153,34 @@ def test_after_fuzzing_only_acknowledged_objects_are_stored(fuzz_server):
                 assert obj["apiVersion"] == "projectcalico.org/v3"
 
 
-async def test_fifty_read_modify_write_clients_lose_no_increment(client):
-    await client.post(f"{GROUP}/globalnetworksets", json=gns("counter", labels={"n": "0"}))
-    acknowledged = 0
+async def test_fifty_read_modify_write_clients_lose_no_increment(apiserver_process, clean_etcd):
+    """50 clients, each with its own connections, spread over two apiserver processes that
+    share one etcd, increment one label with resourceVersion compare-and-swap."""
+    second = ApiserverProcess(clean_etcd.endpoint, "--no-federation").start()
+    urls = [apiserver_process.url, second.url]
+    try:
+        async with httpx.AsyncClient(base_url=urls[0], timeout=30) as c:
+            await c.post(f"{GROUP}/globalnetworksets", json=gns("counter", labels={"n": "0"}))
+        acknowledged = 0
 
-    async def worker() -> None:
-        nonlocal acknowledged
-        for _ in range(2):
-            while True:
-                obj = (await client.get(f"{GROUP}/globalnetworksets/counter")).json()
-                obj["metadata"]["labels"]["n"] = str(int(obj["metadata"]["labels"]["n"]) + 1)
-                r = await client.put(f"{GROUP}/globalnetworksets/counter", json=obj)
-                if r.status_code == 200:
-                    acknowledged += 1
-                    break
-                assert r.status_code == 409, r.text
-    await asyncio.gather(*(worker() for _ in range(50)))
-    final = (await client.get(f"{GROUP}/globalnetworksets/counter")).json()
+        async def worker(i: int) -> None:
+            nonlocal acknowledged
+            async with httpx.AsyncClient(base_url=urls[i % 2], timeout=30) as client:
+                for _ in range(2):
+                    while True:
+                        obj = (await client.get(f"{GROUP}/globalnetworksets/counter")).json()
+                        labels = obj["metadata"]["labels"]
+                        labels["n"] = str(int(labels["n"]) + 1)
+                        r = await client.put(f"{GROUP}/globalnetworksets/counter", json=obj)
+                        if r.status_code == 200:
+                            acknowledged += 1
+                            break
+                        assert r.status_code == 409, r.text
+        await asyncio.gather(*(worker(i) for i in range(50)))
+        async with httpx.AsyncClient(base_url=urls[1], timeout=30) as c:
+            final = (await c.get(f"{GROUP}/globalnetworksets/counter")).json()
+    finally:
+        second.stop()
     assert int(final["metadata"]["labels"]["n"]) == acknowledged == 100
 
 
@@ -220,8 +231,9 @@ def test_kill_9_during_a_large_apply_loses_nothing_acknowledged(clean_etcd):
 
 
 async def test_etcd_down_under_load_watch_resumes_exactly(own_etcd):
-    async with running_server(own_etcd.endpoint) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+    server = ApiserverProcess(own_etcd.endpoint, "--no-federation").start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
             start = (await c.get(f"{GROUP}/globalnetworksets")).json()["metadata"]["resourceVersion"]
             events: list[dict] = []
 
@@ -266,7 +278,13 @@ async def test_etcd_down_under_load_watch_resumes_exactly(own_etcd):
                 await asyncio.sleep(0.1)
             watch.cancel()
             await asyncio.gather(watch, return_exceptions=True)
+            stored = {o["metadata"]["name"] for o in
+                      (await c.get(f"{GROUP}/globalnetworksets")).json()["items"]}
+    finally:
+        server.stop()
     assert refused
+    assert {o["metadata"]["name"] for o in acked} <= stored <= \
+        {o["metadata"]["name"] for o in acked} | uncertain
     seen = [(e["type"], e["object"]["metadata"]["name"], e["object"]["metadata"]["resourceVersion"])
             for e in events]
     assert not {name for _, name, _ in seen} & refused
