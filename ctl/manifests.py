@@ -66,7 +66,7 @@ def load(filename: str, *, recursive: bool = False,
     serves (called once, when there is a document to check). Raises ManifestError
     (NoResources, at the end, when there was nothing at all)."""
     if filename == "-":
-        documents, where = parse(sys.stdin.read(), "stdin"), "file stdin"
+        documents, where = parse(_read_stdin(), "stdin"), "file stdin"
     elif Path(filename).is_dir():
         documents, where = [], f"directory {filename}"
         for file in _walk(Path(filename), recursive):
@@ -93,15 +93,32 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return _text(path.read_bytes(), f"read {path}: the file")
     except FileNotFoundError:
         raise ManifestError(f"open {path}: no such file or directory") from None
+    except NotADirectoryError:
+        raise ManifestError(f"open {path}: not a directory") from None
     except IsADirectoryError:
         raise ManifestError(f"read {path}: is a directory") from None
     except PermissionError:
         raise ManifestError(f"open {path}: permission denied") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ManifestError(f"read {path}: {err}") from None
+    except OSError as err:
+        raise ManifestError(f"read {path}: {err.strerror or err}") from None
+
+
+def _read_stdin() -> str:
+    return _text(sys.stdin.buffer.read(), "read stdin: the input")
+
+
+def _text(data: bytes, what: str) -> str:
+    """``data`` as UTF-8 text with universal newlines. Raises ManifestError naming the first
+    byte that is not UTF-8 and its line (``what`` names the input: ``read x: the file``)."""
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ManifestError(f"{what} is not valid UTF-8 text (byte 0x{data[err.start]:02x} "
+                            f"on line {line})") from None
 
 
 def parse(text: str, source: str) -> list[Document]:

@@ -29,16 +29,19 @@ class Run:
         return self.stdout + self.stderr
 
 
-def ctl(server: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-        cwd: Path | None = None, timeout: float = 120) -> Run:
-    """``python -m ctl ARGS`` against ``server`` (via CALICO_APISERVER)."""
+def ctl(server: str, *args: str, stdin: str | bytes | None = None,
+        env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float = 120) -> Run:
+    """``python -m ctl ARGS`` against ``server`` (via CALICO_APISERVER); ``stdin`` text is
+    sent as UTF-8, bytes as they are."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CALICO_")}
     environ.update({"CALICO_APISERVER": server, "PYTHONPATH": str(REPO)})
     environ.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "ctl", *args], input=stdin, env=environ,
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd or REPO)
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    proc = subprocess.run([sys.executable, "-m", "ctl", *args], input=data, env=environ,
+                          capture_output=True, timeout=timeout, cwd=cwd or REPO)
+    return Run(proc.returncode, proc.stdout.decode(errors="replace"),
+               proc.stderr.decode(errors="replace"))
 
 
 class Datastore:

@@ -189,6 +189,24 @@ def test_bad_files_abort_before_writing(run, tmp_path, text, message):
     assert run("get", "ippool", "pool1").code == 1
 
 
+def test_unreadable_inputs_are_one_line_and_nothing_is_written(run, tmp_path):
+    text = POOL.replace("pool1", "caf\u00e9").encode("latin-1")  # 0xe9: not UTF-8
+    (tmp_path / "latin1.yaml").write_bytes(text)
+    write(tmp_path / "d" / "a.yaml", POOL2)
+    (tmp_path / "d" / "b.yaml").symlink_to(tmp_path / "gone.yaml")
+    f = str(tmp_path / "latin1.yaml")
+    for args, stdin, message in [
+        (("-f", f), None, f"read {f}: the file is not valid UTF-8 text (byte 0xe9 on line 4)"),
+        (("-f", "-"), text, "read stdin: the input is not valid UTF-8 text (byte 0xe9 on line 4)"),
+        (("-f", f"{f}/x.yaml"), None, f"open {f}/x.yaml: not a directory"),
+        (("-f", str(tmp_path / "d")), None,
+         f"open {tmp_path / 'd' / 'b.yaml'}: no such file or directory"),
+    ]:
+        r = run("apply", *args, stdin=stdin)
+        assert (r.code, r.stdout, r.stderr) == (1, "", f"failed to execute command: {message}\n")
+    assert run("get", "ippool", "pool2").code == 1
+
+
 def test_empty_and_missing_inputs(run, tmp_path):
     f = manifest(tmp_path, "---\n", "empty.yaml")
     r = run("create", "-f", f)
