@@ -94,6 +94,35 @@ def test_token_flag_env_and_config_file(secured, tmp_path):
     assert r.code == 0, r
 
 
+def test_server_flag_wins_over_the_environment(secured):
+    url, d = secured
+    auth = ("--certificate-authority", str(d / "cert.pem"), "--token", TOKEN)
+    r = ctl("http://127.0.0.1:9", "get", "tiers", "--server", url, *auth)
+    assert r.code == 0 and r.stdout.startswith("NAME"), r
+    r = ctl("http://127.0.0.1:9", "--server", url, "get", "tiers", *auth)
+    assert r.code == 0, r
+    r = ctl(url, "get", "tiers", "--server", "http://127.0.0.1:9", *auth)
+    assert r.code == 1 and r.stderr.startswith("cannot reach the apiserver at "
+                                               "http://127.0.0.1:9: "), r
+
+
+def test_context_is_accepted_and_ignored(secured, tmp_path):
+    """calicoctl's --context picks a kubeconfig context; ctl talks to one apiserver."""
+    url, d = secured
+    auth = ("--certificate-authority", str(d / "cert.pem"), "--token", TOKEN)
+    r = ctl(url, "--context", "main", "get", "tiers", *auth)
+    assert r.code == 0 and r.stdout.startswith("NAME"), r
+    r = ctl(url, "get", "tiers", "default", "--context=second", "-o", "yaml", *auth)
+    assert r.code == 0 and "name: default" in r.stdout, r
+    f = write(tmp_path / "tier.yaml", "apiVersion: projectcalico.org/v3\nkind: Tier\n"
+                                      "metadata: {name: ctx}\nspec: {order: 10}\n")
+    for verb in ("create", "apply", "replace"):
+        r = ctl(url, verb, "-f", str(f), "--context", "main", *auth)
+        assert r.code == 0, (verb, r)
+    r = ctl(url, "delete", "tier", "ctx", "--context", "main", *auth)
+    assert (r.code, r.stdout) == (0, "Successfully deleted 1 'Tier' resource(s)\n")
+
+
 def test_client_certificate(secured):
     url, d = secured
     r = ctl(url, "get", "tiers", "--certificate-authority", str(d / "cert.pem"),

@@ -128,6 +128,21 @@ def test_dry_run_writes_nothing(run, tmp_path):
     assert "disabled" not in run("get", "ippool", "pool1", "-o", "yaml").stdout
 
 
+def test_dry_run_create_and_replace_write_nothing(run, tmp_path):
+    f = manifest(tmp_path, POOL)
+    r = run("create", "--dry-run", "-f", f)
+    assert (r.code, r.stdout) == (0, "Successfully created 1 'IPPool' resource(s) (dry run)\n")
+    assert run("get", "ippool", "pool1").code == 1
+    run("create", "-f", f)
+    before = run("get", "ippool", "pool1", "-o", "yaml").stdout
+    r = run("replace", "--dry-run", "-f", manifest(tmp_path, POOL.replace("Always", "Never"),
+                                                   "changed.yaml"))
+    assert (r.code, r.stdout) == (0, "Successfully replaced 1 'IPPool' resource(s) (dry run)\n")
+    assert run("get", "ippool", "pool1", "-o", "yaml").stdout == before
+    r = run("create", "--dry-run", "-f", f)
+    assert r.code == 1 and "resource already exists: IPPool(pool1)" in r.stderr
+
+
 # -- files -----------------------------------------------------------------------------------
 def test_stdin_directories_recursion_and_lists(run, tmp_path):
     r = run("apply", "-f", "-", stdin=POOL)
@@ -371,6 +386,22 @@ def test_patch_types(run, tmp_path):
     assert r.stderr == "hit error: resource does not exist: Node(nosuch) with error: <nil>\n"
     r = run("patch", "node", "n1")
     assert r.code == 1 and r.stderr.startswith("Usage:\n  ctl patch <KIND> <NAME>")
+
+
+@pytest.mark.parametrize("patch_type", ["strategic", "merge"])
+def test_strategic_and_merge_patches_merge_maps_replace_lists_and_delete_nulls(
+        run, tmp_path, patch_type):
+    """Calico's types carry no patch strategies, so both merge the same way."""
+    run("create", "-f", manifest(tmp_path, "apiVersion: projectcalico.org/v3\n"
+                                           "kind: GlobalNetworkSet\nmetadata:\n  name: g\n"
+                                           "  labels: {a: '1', b: '2'}\n"
+                                           "spec:\n  nets: [10.0.0.0/24, 10.1.0.0/24]\n"))
+    patch = {"metadata": {"labels": {"b": None, "c": "3"}}, "spec": {"nets": ["10.2.0.0/24"]}}
+    r = run("patch", "gnetsets", "g", "--type", patch_type, "-p", json.dumps(patch))
+    assert (r.code, r.stdout) == (0, "Successfully patched 1 'GlobalNetworkSet' resource\n")
+    obj = yaml.safe_load(run("get", "gnetsets", "g", "-o", "yaml").stdout)
+    assert obj["metadata"]["labels"] == {"a": "1", "c": "3"}
+    assert obj["spec"] == {"nets": ["10.2.0.0/24"]}
 
 
 def test_label_set_update_overwrite_remove(run, tmp_path):
