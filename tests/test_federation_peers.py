@@ -45,15 +45,19 @@ async def eventually(check: Callable[[], Awaitable[object]], *, timeout: float =
 
 
 class InProcessServer:
-    """A real apiserver on a loopback socket, in this event loop."""
+    """A real apiserver on a loopback socket, in this event loop. ``wrap`` may put a
+    fault-injecting layer around its (real) etcd storage."""
 
-    def __init__(self, endpoint: str, **settings) -> None:
-        self.endpoint, self.settings = endpoint, settings
-        self.port = free_port()
+    def __init__(self, endpoint: str, *, port: int | None = None,
+                 wrap: Callable[[EtcdStorage], object] = lambda storage: storage,
+                 **settings) -> None:
+        self.endpoint, self.settings, self.wrap = endpoint, settings, wrap
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    async def start(self, *, token: str | None = None) -> "InProcessServer":
-        self.storage = EtcdStorage([self.endpoint])
+    async def start(self, *, token: str | None = None, wait: bool = True) -> "InProcessServer":
+        self.etcd_storage = EtcdStorage([self.endpoint])
+        self.storage = self.wrap(self.etcd_storage)
         self.app = create_app(Settings(etcd_endpoints=(self.endpoint,), listen_port=self.port,
                                        **self.settings), self.storage)
         self.server = TestServer(self.app, host="127.0.0.1", port=self.port)
@@ -63,12 +67,15 @@ class InProcessServer:
             async def ready() -> bool:
                 return (await c.get("/readyz")).status_code == 200 and \
                     (await c.get(f"{GROUP}/tiers/default")).status_code == 200
-            await eventually(ready, what="server ready")
+
+            async def serving() -> bool:
+                return (await c.get(f"{GROUP}/tiers/default")).status_code == 200
+            await eventually(ready if wait else serving, what="server ready")
         return self
 
     async def stop(self) -> None:
         await self.server.close()
-        await self.storage.close()
+        await self.etcd_storage.close()
 
 
 def rcc(name: str, url: str, **spec) -> dict:
@@ -403,7 +410,7 @@ async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tm
     ctx.verify_mode = ssl.CERT_OPTIONAL
 
     b = InProcessServer(peer_etcd.endpoint)
-    b.storage = EtcdStorage([b.endpoint])
+    b.storage = b.etcd_storage = EtcdStorage([b.endpoint])
     b.app = create_app(Settings(etcd_endpoints=(b.endpoint,), cluster_name="cluster-b",
                                 federation=False, client_ca_file=str(tmp_path / "ca.pem")),
                        b.storage)
@@ -473,14 +480,9 @@ async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
         await post(c, rcc("gated", f"http://127.0.0.1:{fake.port}"))
     await first.stop()
 
-    second = InProcessServer(clean_etcd.endpoint)
-    second.storage = EtcdStorage([second.endpoint])
-    second.app = create_app(Settings(etcd_endpoints=(second.endpoint,), cluster_name="cluster-a",
-                                     listen_port=second.port,
-                                     federation_options=ManagerOptions(status_interval=0.1)),
-                            second.storage)
-    second.server = TestServer(second.app, host="127.0.0.1", port=second.port)
-    await second.server.start_server(shutdown_timeout=0.5)
+    second = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
+                                   federation_options=ManagerOptions(status_interval=0.1)
+                                   ).start(wait=False)
     try:
         async with httpx.AsyncClient(base_url=second.url) as c:
             async def waiting_for_peer() -> bool:

@@ -2,25 +2,55 @@
 federation syncers.
 
 A candidate grants a lease of ``ttl`` seconds and tries to create ``key`` (absent → create, in
-one transaction) attached to it. The winner keeps the lease alive every ``ttl / 4`` seconds and
-runs ``lead()``; when it cannot refresh the lease before ``ttl - margin`` has passed since the
-last refresh, it cancels ``lead()`` before the lease can have expired in etcd and campaigns
-again. A loser polls the key every ``poll`` seconds, so a dead leader is replaced within about
-``ttl + poll`` seconds (at once when it stopped cleanly: it revokes its lease).
+one transaction) attached to it; the key's value names the candidate's ``identity`` and lease.
+The winner keeps the lease alive every ``ttl / 4`` seconds and runs ``lead()``; when it cannot
+refresh the lease before ``ttl - margin`` has passed since the last refresh, it cancels
+``lead()`` before the lease can have expired in etcd and campaigns again. A loser polls the key
+every ``poll`` seconds, so a dead leader is replaced within about ``ttl + poll`` seconds (at
+once when it stopped cleanly: it revokes its lease).
+
+A key that names this candidate's identity is this candidate's: with its current lease it has
+won (a create that etcd applied although the call failed, ``Indeterminate``); with another lease
+it is left over from an earlier run of the same replica (killed, then restarted), which it
+takes over at once rather than following itself until that lease expires. ``identity`` must
+therefore be unique among live replicas (the service uses ``<cluster>/<host>:<port>``).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
 import time
 from typing import Awaitable, Callable
 
-from ..storage.interface import KeyExists, Storage, StorageError
+from ..storage.interface import (KeyExists, KeyNotFound, KeyValue, RevisionConflict, Storage,
+                                 StorageError)
 
 log = logging.getLogger(__name__)
 LEADER_KEY = "/calico/federation/v1/leader"
+
+
+def claim(identity: str, lease: int) -> bytes:
+    """The leader key's value for ``identity`` holding ``lease``."""
+    return json.dumps({"identity": identity, "lease": lease}).encode()
+
+
+def holder(current: KeyValue | None) -> tuple[str, int | None]:
+    """(identity, lease) named by the leader key's value; lease None when the value is not a
+    claim (an older format: the bare identity)."""
+    if current is None:
+        return "?", None
+    text = current.value.decode(errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, None
+    if isinstance(data, dict) and isinstance(data.get("identity"), str) \
+            and isinstance(data.get("lease"), int):
+        return data["identity"], data["lease"]
+    return text, None
 
 
 class LeaderElection:
@@ -30,6 +60,7 @@ class LeaderElection:
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
         self.role: str | None = None   # None (undecided), "leader" or "follower"
         self.leader: str = ""
+        self._problem = ""
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
         """Campaign forever; run ``lead()`` while leader. Cancel to stop (the lease is revoked
@@ -38,7 +69,7 @@ class LeaderElection:
             try:
                 lease = await self.storage.grant_lease(self.ttl)
             except StorageError as err:
-                self._follow(f"(etcd unreachable: {err})")
+                self._undecided(f"cannot grant a lease: {err}")
                 await asyncio.sleep(self.poll)
                 continue
             try:
@@ -59,13 +90,20 @@ class LeaderElection:
         refreshed = time.monotonic()
         while True:
             try:
-                await self.storage.create(self.key, self.identity.encode(), lease=lease)
+                await self.storage.create(self.key, claim(self.identity, lease), lease=lease)
                 return True
             except KeyExists as err:
-                holder = err.current.value.decode(errors="replace") if err.current else "?"
-                self._follow(holder)
+                identity, held = holder(err.current)
+                if identity != self.identity:
+                    self._follow(identity)
+                elif held == lease:
+                    log.info("federation: the leader key already holds this replica's lease "
+                             "(an earlier attempt was applied)")
+                    return True
+                elif await self._take_over(err.current, held):
+                    continue
             except StorageError as err:
-                self._follow(f"(etcd unreachable: {err})")
+                self._undecided(f"cannot campaign: {err}")
             await asyncio.sleep(self.poll)
             if time.monotonic() - refreshed > self.ttl / 2:
                 try:
@@ -74,6 +112,22 @@ class LeaderElection:
                     refreshed = time.monotonic()
                 except StorageError:
                     return False
+
+    async def _take_over(self, current: KeyValue | None, held: int | None) -> bool:
+        """Delete a leader key an earlier run of this replica left behind; True when the key
+        is gone (campaign again at once)."""
+        if current is None:
+            return True
+        log.warning("federation: the leader key is held by an earlier run of this replica "
+                    "(lease %s); taking it over", f"{held:x}" if held is not None else "unknown")
+        try:
+            await self.storage.delete(self.key, expect_revision=current.mod_revision)
+        except (KeyNotFound, RevisionConflict):
+            pass
+        except StorageError as err:
+            self._undecided(f"cannot take over the leader key: {err}")
+            return False
+        return True
 
     async def _lead(self, lease: int, lead: Callable[[], Awaitable[None]]) -> None:
         self._set("leader", self.identity)
@@ -107,8 +161,15 @@ class LeaderElection:
     def _follow(self, holder: str) -> None:
         self._set("follower", holder)
 
+    def _undecided(self, problem: str) -> None:
+        """etcd trouble while campaigning: the role stays what it was (None at first, so
+        readiness keeps waiting rather than counting this replica as a follower)."""
+        if problem != self._problem:
+            log.warning("federation: leader election: %s", problem)
+        self._problem = problem
+
     def _set(self, role: str, holder: str) -> None:
         if role != self.role or holder != self.leader:
             log.info("federation: %s (leader: %s)", "this replica leads" if role == "leader"
                      else "this replica follows", holder)
-        self.role, self.leader = role, holder
+        self.role, self.leader, self._problem = role, holder, ""

@@ -1,0 +1,188 @@
+"""Federation under faults: storage calls that are lost, late or failing, a local cache that
+lags behind etcd, and peers that answer in ways a real apiserver would not.
+
+Every apiserver and every etcd here is real. Faults are injected by a thin layer around the
+real ``EtcdStorage`` (each call that is not failed reaches etcd) and by small fake peers on
+loopback sockets. Convergence is awaited by polling with a deadline; where a test bounds a
+count over a period, the bound is loose (a fault-free run needs a small fraction of it)."""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from typing import Awaitable, Callable
+
+import httpx
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from conftest import GROUP
+from test_federation_peers import FAST, InProcessServer, eventually, post, rcc
+from apiserver.federation.leader import LeaderElection
+from apiserver.storage.embedded import free_port
+from apiserver.storage.etcd import EtcdStorage
+from apiserver.storage.interface import Indeterminate
+
+LEADER_KEY = "/calico/federation/v1/test-leader"
+GNS_ONLY = {"kinds": ["GlobalNetworkSet"]}
+
+
+# -- fault injection around the real storage ------------------------------------------------------
+class Faulty:
+    """Forwards every call to the real storage; subclasses inject one kind of fault."""
+
+    def __init__(self, inner: EtcdStorage) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+class ApplyThenLose(Faulty):
+    """The first create of ``LEADER_KEY`` is applied in etcd, then reported lost
+    (Indeterminate), as when the connection drops before etcd's answer arrives."""
+
+    tripped = False
+
+    async def create(self, key: str, value: bytes, *, lease: int = 0) -> int:
+        revision = await self.inner.create(key, value, lease=lease)
+        if key == LEADER_KEY and not self.tripped:
+            self.tripped = True
+            raise Indeterminate("injected: etcd was lost after the write was sent")
+        return revision
+
+
+class NoRevoke(Faulty):
+    """A replica that is killed never revokes its lease."""
+
+    async def revoke(self, lease: int) -> None:
+        return None
+
+
+# -- fake peers -----------------------------------------------------------------------------------
+def listing(items: list, rv: str) -> web.Response:
+    return web.json_response({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSetList",
+                              "metadata": {"resourceVersion": rv}, "items": items})
+
+
+def event(type_: str, obj: dict) -> bytes:
+    return json.dumps({"type": type_, "object": obj}).encode() + b"\n"
+
+
+def bookmark(rv: str) -> bytes:
+    return event("BOOKMARK", {"metadata": {"resourceVersion": rv}})
+
+
+async def streaming(request: web.Request, first: bytes, rv: str) -> web.StreamResponse:
+    """A watch that sends ``first``, then a bookmark at ``rv`` every 0.5 s until the client
+    leaves."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json;stream=watch"})
+    await resp.prepare(request)
+    if first:
+        await resp.write(first)
+    while True:
+        await asyncio.sleep(0.5)
+        await resp.write(bookmark(rv))
+
+
+Answer = Callable[[web.Request, bool], Awaitable[web.StreamResponse]]
+
+
+class FakePeer:
+    """A peer apiserver stand-in: ``/version`` names ``name``; ``answer(request, watch)``
+    answers each list and watch of globalnetworksets. Counts the lists and watches."""
+
+    def __init__(self, name: str, answer: Answer) -> None:
+        self.name, self.answer = name, answer
+        self.requests: collections.Counter = collections.Counter()
+
+    async def start(self) -> "FakePeer":
+        app = web.Application()
+        app.router.add_get("/version", self._version)
+        app.router.add_get(f"{GROUP}/globalnetworksets", self._collection)
+        self.server = TestServer(app, host="127.0.0.1", port=free_port())
+        await self.server.start_server(shutdown_timeout=0.5)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+        return self
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response({"clusterName": self.name})
+
+    async def _collection(self, request: web.Request) -> web.StreamResponse:
+        watch = request.query.get("watch") == "true"
+        self.requests["watch" if watch else "list"] += 1
+        return await self.answer(request, watch)
+
+    async def close(self) -> None:
+        await self.server.close()
+
+
+# -- leader election ------------------------------------------------------------------------------
+async def _until_cancelled() -> None:
+    await asyncio.Event().wait()
+
+
+async def test_a_leader_key_written_but_reported_lost_still_wins(clean_etcd):
+    storage = EtcdStorage([clean_etcd.endpoint])
+    faulty = ApplyThenLose(storage)
+    election = LeaderElection(faulty, identity="replica-1", key=LEADER_KEY, ttl=4, poll=0.1)
+    leading = asyncio.Event()
+
+    async def lead() -> None:
+        leading.set()
+        await _until_cancelled()
+    task = asyncio.create_task(election.run(lead))
+    try:
+        await asyncio.wait_for(leading.wait(), 20)
+        assert faulty.tripped and election.role == "leader"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await storage.close()
+
+
+async def test_a_killed_and_restarted_replica_takes_its_key_back_and_waits_for_its_peers(
+        clean_etcd):
+    gate = asyncio.Event()
+
+    async def gated(request: web.Request, watch: bool) -> web.StreamResponse:
+        await gate.wait()
+        return await streaming(request, b"", "3") if watch else listing([], "3")
+    fake = await FakePeer("gated", gated).start()
+    port = free_port()
+    first = await InProcessServer(clean_etcd.endpoint, port=port, wrap=NoRevoke,
+                                  cluster_name="cluster-a", federation_options=FAST
+                                  ).start(wait=False)
+    try:
+        async with httpx.AsyncClient(base_url=first.url) as c:
+            await post(c, rcc("gated", fake.url, syncOptions=GNS_ONLY))
+            await eventually(lambda: _is_leader(c), what="the first run leads")
+    finally:
+        await first.stop()          # its lease outlives it, as a killed process's does
+    second = await InProcessServer(clean_etcd.endpoint, port=port, cluster_name="cluster-a",
+                                   federation_options=FAST).start(wait=False)
+    try:
+        async with httpx.AsyncClient(base_url=second.url) as c:
+            async def waiting_for_peer() -> bool:
+                r = await c.get("/readyz")
+                return r.status_code == 503 and "first sync of gated" in r.text
+            await eventually(waiting_for_peer, what="the restarted replica leads and waits")
+            gate.set()
+            await eventually(lambda: _ok(c.get("/readyz")), what="ready after the first sync")
+    finally:
+        await second.stop()
+        await fake.close()
+
+
+async def _is_leader(client: httpx.AsyncClient) -> bool:
+    return metric_plain((await client.get("/metrics")).text, "calico_federation_leader") == 1.0
+
+
+def metric_plain(text: str, name: str) -> float | None:
+    return next((float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith(name + " ")), None)
+
+
+async def _ok(request: Awaitable[httpx.Response]) -> bool:
+    return (await request).status_code == 200
