@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestServer
 
 from conftest import GROUP
 from test_federation_peers import FAST, InProcessServer, eventually, post, rcc
-from apiserver.federation.leader import LeaderElection
+from apiserver.federation.leader import LeaderElection, claim
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
-from apiserver.storage.interface import Indeterminate
+from apiserver.storage.interface import Indeterminate, Unavailable
 
 LEADER_KEY = "/calico/federation/v1/test-leader"
 GNS_ONLY = {"kinds": ["GlobalNetworkSet"]}
@@ -51,6 +51,30 @@ class ApplyThenLose(Faulty):
             self.tripped = True
             raise Indeterminate("injected: etcd was lost after the write was sent")
         return revision
+
+
+class LeaseClock(Faulty):
+    """Records when the lease was last refreshed: the send time of the last grant or
+    successful keepalive (etcd cannot expire it earlier than ``ttl`` after that). Keepalives
+    fail while ``fail`` is set."""
+
+    fail = False
+    refreshed = 0.0
+
+    async def grant_lease(self, ttl: int) -> int:
+        sent = time.monotonic()
+        lease = await self.inner.grant_lease(ttl)
+        self.refreshed = sent
+        return lease
+
+    async def keepalive(self, lease: int) -> int:
+        if self.fail:
+            raise Unavailable("injected: keepalive lost")
+        sent = time.monotonic()
+        remaining = await self.inner.keepalive(lease)
+        if remaining > 0:
+            self.refreshed = sent
+        return remaining
 
 
 class NoRevoke(Faulty):
@@ -136,6 +160,34 @@ async def test_a_leader_key_written_but_reported_lost_still_wins(clean_etcd):
     try:
         await asyncio.wait_for(leading.wait(), 20)
         assert faulty.tripped and election.role == "leader"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await storage.close()
+
+
+async def test_a_leader_stops_leading_before_its_lease_can_expire(clean_etcd):
+    storage = EtcdStorage([clean_etcd.endpoint])
+    other = await storage.grant_lease(30)
+    await storage.create(LEADER_KEY, claim("replica-2", other), lease=other)
+    clock = LeaseClock(storage)
+    election = LeaderElection(clock, identity="replica-1", key=LEADER_KEY, ttl=4, poll=0.1)
+    stopped: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def lead() -> None:
+        clock.fail = True                 # from now on the lease cannot be refreshed
+        try:
+            await _until_cancelled()
+        finally:
+            if not stopped.done():
+                stopped.set_result(time.monotonic())
+    task = asyncio.create_task(election.run(lead))
+    try:
+        await asyncio.sleep(1.5)          # our lease ages while replica-2 leads ...
+        await storage.revoke(other)       # ... then replica-2 stops cleanly: we win
+        stopped_at = await asyncio.wait_for(stopped, 20)
+        assert stopped_at < clock.refreshed + election.ttl, \
+            f"led {stopped_at - clock.refreshed:.2f}s after the last refresh (ttl 4s)"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

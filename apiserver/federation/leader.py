@@ -4,10 +4,11 @@ federation syncers.
 A candidate grants a lease of ``ttl`` seconds and tries to create ``key`` (absent → create, in
 one transaction) attached to it; the key's value names the candidate's ``identity`` and lease.
 The winner keeps the lease alive every ``ttl / 4`` seconds and runs ``lead()``; when it cannot
-refresh the lease before ``ttl - margin`` has passed since the last refresh, it cancels
-``lead()`` before the lease can have expired in etcd and campaigns again. A loser polls the key
-every ``poll`` seconds, so a dead leader is replaced within about ``ttl + poll`` seconds (at
-once when it stopped cleanly: it revokes its lease).
+refresh the lease before ``ttl - margin`` has passed since the last refresh was *sent* (the
+lease's expiry in etcd is at least ``ttl`` after that), it cancels ``lead()`` before the lease
+can have expired in etcd and campaigns again. A loser polls the key every ``poll`` seconds, so
+a dead leader is replaced within about ``ttl + poll`` seconds (at once when it stopped cleanly:
+it revokes its lease).
 
 A key that names this candidate's identity is this candidate's: with its current lease it has
 won (a create that etcd applied although the call failed, ``Indeterminate``); with another lease
@@ -66,6 +67,7 @@ class LeaderElection:
         """Campaign forever; run ``lead()`` while leader. Cancel to stop (the lease is revoked
         so a successor takes over at once)."""
         while True:
+            sent = time.monotonic()
             try:
                 lease = await self.storage.grant_lease(self.ttl)
             except StorageError as err:
@@ -73,8 +75,9 @@ class LeaderElection:
                 await asyncio.sleep(self.poll)
                 continue
             try:
-                if await self._campaign(lease):
-                    await self._lead(lease, lead)
+                refreshed = await self._campaign(lease, sent)
+                if refreshed is not None:
+                    await self._lead(lease, lead, refreshed)
             finally:
                 await asyncio.shield(self._revoke(lease))
             await asyncio.sleep(self.poll)
@@ -85,13 +88,13 @@ class LeaderElection:
         except StorageError:
             pass
 
-    async def _campaign(self, lease: int) -> bool:
-        """Poll until elected (True) or the lease can no longer be kept (False)."""
-        refreshed = time.monotonic()
+    async def _campaign(self, lease: int, refreshed: float) -> float | None:
+        """Poll until elected, returning when the lease was last refreshed (the monotonic time
+        the grant or keepalive was sent), or None once the lease can no longer be kept."""
         while True:
             try:
                 await self.storage.create(self.key, claim(self.identity, lease), lease=lease)
-                return True
+                return refreshed
             except KeyExists as err:
                 identity, held = holder(err.current)
                 if identity != self.identity:
@@ -99,19 +102,20 @@ class LeaderElection:
                 elif held == lease:
                     log.info("federation: the leader key already holds this replica's lease "
                              "(an earlier attempt was applied)")
-                    return True
+                    return refreshed
                 elif await self._take_over(err.current, held):
                     continue
             except StorageError as err:
                 self._undecided(f"cannot campaign: {err}")
             await asyncio.sleep(self.poll)
             if time.monotonic() - refreshed > self.ttl / 2:
+                sent = time.monotonic()
                 try:
                     if await self.storage.keepalive(lease) <= 0:
-                        return False
-                    refreshed = time.monotonic()
+                        return None
+                    refreshed = sent
                 except StorageError:
-                    return False
+                    return None
 
     async def _take_over(self, current: KeyValue | None, held: int | None) -> bool:
         """Delete a leader key an earlier run of this replica left behind; True when the key
@@ -129,29 +133,39 @@ class LeaderElection:
             return False
         return True
 
-    async def _lead(self, lease: int, lead: Callable[[], Awaitable[None]]) -> None:
+    async def _lead(self, lease: int, lead: Callable[[], Awaitable[None]],
+                    refreshed: float) -> None:
+        """Run ``lead()`` while the lease is kept; ``refreshed`` is when it was last refreshed."""
         self._set("leader", self.identity)
         task = asyncio.create_task(lead(), name="federation-leader")
-        refreshed = time.monotonic()
-        margin = min(1.0, self.ttl / 4)
+        margin, period = min(1.0, self.ttl / 4), self.ttl / 4
+        next_try = refreshed + period
         try:
-            while not task.done():
-                done, _ = await asyncio.wait({task}, timeout=self.ttl / 4)
+            while True:
+                give_up = refreshed + self.ttl - margin
+                wait = max(0.0, min(next_try, give_up) - time.monotonic())
+                done, _ = await asyncio.wait({task}, timeout=wait)
                 if done:
                     break
+                sent = time.monotonic()
+                if sent >= give_up:
+                    log.warning("federation: leadership lost (the lease was not refreshed for "
+                                "%.1fs)", sent - refreshed)
+                    return
                 try:
-                    async with asyncio.timeout(max(0.1, self.ttl - margin
-                                                   - (time.monotonic() - refreshed))):
+                    async with asyncio.timeout(give_up - sent):
                         remaining = await self.storage.keepalive(lease)
                 except (StorageError, TimeoutError) as err:
-                    log.warning("federation: cannot refresh the leader lease: %s", err)
-                    remaining = None if time.monotonic() - refreshed < self.ttl - margin else 0
-                if remaining is not None and remaining <= 0:
+                    log.warning("federation: cannot refresh the leader lease: %s",
+                                err or "timed out")
+                    next_try = time.monotonic() + min(self.poll, period / 2)
+                    continue
+                if remaining <= 0:
                     log.warning("federation: leadership lost (lease expired)")
                     return
-                if remaining:
-                    refreshed = time.monotonic()
-            if task.done() and not task.cancelled() and task.exception():
+                refreshed = sent
+                next_try = refreshed + period
+            if not task.cancelled() and task.exception():
                 log.error("federation: the leader's work failed", exc_info=task.exception())
         finally:
             task.cancel()
