@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
+import re
 import time
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import httpx
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from conftest import GROUP
-from test_federation_peers import FAST, InProcessServer, eventually, post, rcc
+from test_federation_peers import FAST, InProcessServer, copies, eventually, post, rcc, status
+from apiserver.api import keys
+from apiserver.federation.copies import CopyWriter
 from apiserver.federation.leader import LeaderElection, claim
+from apiserver.federation.peer import PeerClient, PeerConfig, PeerList
+from apiserver.federation.syncer import FAILED, PeerSyncer, SyncOptions
+from apiserver.resources.selectors import parse
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Indeterminate, Unavailable
@@ -85,6 +93,15 @@ class NoRevoke(Faulty):
 
 
 # -- fake peers -----------------------------------------------------------------------------------
+def item(name: str, rv: str, nets: tuple[str, ...] = ("10.0.0.0/8",), *,
+         labels: dict | None = None, uid: str | None = None) -> dict:
+    """A peer's GlobalNetworkSet as its apiserver would serve it."""
+    return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+            "metadata": {"name": name, "uid": uid or f"uid-{name}", "resourceVersion": rv,
+                         "labels": labels or {}},
+            "spec": {"nets": list(nets)}}
+
+
 def listing(items: list, rv: str) -> web.Response:
     return web.json_response({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSetList",
                               "metadata": {"resourceVersion": rv}, "items": items})
@@ -140,6 +157,32 @@ class FakePeer:
 
     async def close(self) -> None:
         await self.server.close()
+
+
+@contextlib.asynccontextmanager
+async def importer(etcd, **kwargs) -> AsyncIterator[tuple[InProcessServer, httpx.AsyncClient]]:
+    """cluster-a: an in-process apiserver with federation and short deadlines."""
+    server = await InProcessServer(etcd.endpoint, cluster_name="cluster-a",
+                                   federation_options=FAST, **kwargs).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield server, client
+    finally:
+        await server.stop()
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the series ``name`` whose labels include ``labels``."""
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+            if labels.items() <= found.items():
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def peer_metric(client: httpx.AsyncClient, name: str, peer: str) -> float | None:
+    return metric((await client.get("/metrics")).text, name, peer=peer, kind="GlobalNetworkSet")
 
 
 # -- leader election ------------------------------------------------------------------------------
@@ -238,3 +281,59 @@ def metric_plain(text: str, name: str) -> float | None:
 
 async def _ok(request: Awaitable[httpx.Response]) -> bool:
     return (await request).status_code == 200
+
+
+# -- the watch reader -----------------------------------------------------------------------------
+@pytest.mark.parametrize("rv", ["²", "1" * 5000, "12a", "-5", ""],
+                         ids=["superscript", "5000-digits", "letters", "negative", "empty"])
+async def test_a_watch_event_with_a_bad_resource_version_fails_and_retries(clean_etcd, rv):
+    async def answer(request: web.Request, watch: bool) -> web.StreamResponse:
+        if watch:
+            return await streaming(request, event("MODIFIED", item("a", rv)), "8")
+        return listing([item("a", "5")], "7")
+    fake = await FakePeer("bad-rv", answer).start()
+    async with importer(clean_etcd) as (_, ca):
+        await post(ca, rcc("bad-rv", fake.url, syncOptions=GNS_ONLY))
+
+        async def failing_again_and_again() -> bool:
+            st = await status(ca, "bad-rv")
+            assert st.get("state") == "Failed", st
+            assert "no valid metadata.resourceVersion" in st.get("lastError", ""), st
+            return (await peer_metric(ca, "calico_federation_sync_errors_total", "bad-rv")
+                    or 0) >= 2
+        await eventually(failing_again_and_again, what="the bad event reported, then retried")
+        assert "bad-rv.a" in await copies(ca, "globalnetworksets", "bad-rv"), "list kept"
+    await fake.close()
+
+
+class BreaksUnexpectedly(PeerClient):
+    """A peer client whose watch fails with an error nobody foresaw."""
+
+    async def cluster_name(self) -> str:
+        return "odd"
+
+    async def list(self, plural: str) -> PeerList:
+        return PeerList([], 1)
+
+    async def watch(self, plural: str, since: int):
+        raise RuntimeError("something nobody foresaw")
+        yield  # pragma: no cover - makes this an async generator
+
+
+async def test_an_unforeseen_error_in_the_watch_is_reported_and_retried(clean_etcd):
+    async with importer(clean_etcd, federation=False) as (server, _):
+        store = server.app[keys.STORE]
+        kind = store.catalog.kind("GlobalNetworkSet")
+        syncer = PeerSyncer("odd", kind, BreaksUnexpectedly(PeerConfig("odd", "http://x")),
+                            CopyWriter(store, "odd", kind, asyncio.Semaphore(4)),
+                            SyncOptions(parse(""), backoff_max=0.2))
+        task = asyncio.create_task(syncer.run())
+        try:
+            async def reported() -> bool:
+                st = syncer.status()
+                assert st.state == FAILED and "RuntimeError" in st.last_error, st
+                return st.sync_errors >= 2
+            await eventually(reported, what="the reader's error surfaces, then a retry")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

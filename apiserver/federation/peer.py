@@ -231,7 +231,7 @@ class PeerClient:
 
 async def _read_capped(resp: httpx.Response, cap: int, what: str) -> bytes:
     declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > cap:
+    if declared and _is_number(declared, 20) and int(declared) > cap:
         raise PeerProtocolError(f"GET {what}: the answer ({declared} bytes) is larger than "
                                 f"the limit of {cap} bytes")
     chunks, size = [], 0
@@ -277,10 +277,18 @@ def _event(line: bytes, plural: str) -> PeerEvent:
 
 
 def _revision(meta: object, what: str) -> int:
+    """A resourceVersion: an etcd revision, i.e. at most 19 ASCII digits."""
     rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
-    if not isinstance(rv, str) or not rv.isdigit():
+    if not _is_number(rv, 19):
         raise PeerProtocolError(f"{what} has no valid metadata.resourceVersion")
-    return int(rv)
+    return int(rv)  # type: ignore[arg-type]
+
+
+def _is_number(text: object, digits: int) -> bool:
+    """A non-negative decimal integer of at most ``digits`` ASCII digits (``str.isdigit``
+    alone also accepts "²" and other digits ``int`` refuses)."""
+    return isinstance(text, str) and 0 < len(text) <= digits and text.isascii() \
+        and text.isdigit()
 
 
 def _transport_error(err: httpx.HTTPError) -> PeerError:

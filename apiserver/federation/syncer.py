@@ -7,8 +7,9 @@ Contract:
   without duplicates, and writes nothing for copies that are already up to date.
 * Watch events are applied in order; a burst is coalesced by object and written with bounded
   concurrency (a semaphore shared by all syncers).
-* On any peer failure: state Failed with the error, copies kept, reconnect with capped
-  exponential backoff, resuming the watch from the last applied revision; a 410 relists.
+* On any failure (of the peer, the local store, or unexpected): state Failed with the error,
+  copies kept, reconnect with capped exponential backoff, resuming the watch from the last
+  applied revision; a 410 relists.
   ``staleTTL`` > 0 deletes the copies once the peer has been unreachable that long.
 * Objects the local store refuses (invalid, too large) are never written; a previously mirrored
   good version is kept. A local object that owns a copy's name wins; both show in the status.
@@ -275,11 +276,12 @@ class PeerSyncer:
             await asyncio.gather(reader, return_exceptions=True)
 
     async def _read(self, queue: asyncio.Queue) -> None:
-        """Put events, then None at a normal end or the exception that ended the watch."""
+        """Put events, then None at a normal end or whatever exception ended the watch (so the
+        consumer never waits for a reader that is gone)."""
         try:
             async for event in self.client.watch(self.kind.plural, self._revision):
                 await queue.put(event)
-        except (PeerError, ApiError) as err:
+        except Exception as err:  # noqa: BLE001 - handed to the consumer, which reports it
             await queue.put(err)
             return
         await queue.put(None)
