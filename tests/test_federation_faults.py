@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from conftest import GROUP
 from test_federation_peers import FAST, InProcessServer, copies, eventually, post, rcc, status
 from apiserver.api import keys
-from apiserver.federation.copies import CopyWriter
+from apiserver.federation.copies import ORIGIN_REVISION, CopyWriter, make_copy
 from apiserver.federation.leader import LeaderElection, claim
 from apiserver.federation.peer import PeerClient, PeerConfig, PeerList
 from apiserver.federation.syncer import FAILED, PeerSyncer, SyncOptions
@@ -92,6 +92,25 @@ class NoRevoke(Faulty):
         return None
 
 
+class RacyUpdates(Faulty):
+    """The first update of copy ``racy.y`` waits 3 s before it is sent (and is sent only if its
+    caller still waits for it); the first update of copy ``racy.z`` fails, nothing written."""
+
+    y_sent_at: float | None = None
+    z_failed_at: float | None = None
+    _y_delayed = False
+
+    async def update(self, key: str, value: bytes, *, expect_revision: int) -> int:
+        if key.endswith("/racy.y") and not self._y_delayed:
+            self._y_delayed = True
+            await asyncio.sleep(3)
+            self.y_sent_at = time.monotonic()
+        elif key.endswith("/racy.z") and self.z_failed_at is None:
+            self.z_failed_at = time.monotonic()
+            raise Unavailable("injected: etcd unreachable")
+        return await self.inner.update(key, value, expect_revision=expect_revision)
+
+
 # -- fake peers -----------------------------------------------------------------------------------
 def item(name: str, rv: str, nets: tuple[str, ...] = ("10.0.0.0/8",), *,
          labels: dict | None = None, uid: str | None = None) -> dict:
@@ -113,6 +132,11 @@ def event(type_: str, obj: dict) -> bytes:
 
 def bookmark(rv: str) -> bytes:
     return event("BOOKMARK", {"metadata": {"resourceVersion": rv}})
+
+
+def gone() -> web.Response:
+    return web.json_response({"kind": "Status", "code": 410, "reason": "Expired",
+                              "message": "too old resource version"}, status=410)
 
 
 async def streaming(request: web.Request, first: bytes, rv: str) -> web.StreamResponse:
@@ -337,3 +361,65 @@ async def test_an_unforeseen_error_in_the_watch_is_reported_and_retried(clean_et
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+# -- writes of a failed batch ---------------------------------------------------------------------
+async def test_a_failed_batch_leaves_no_write_behind_to_overwrite_a_newer_copy(clean_etcd):
+    def version(name: str, v: int) -> dict:
+        rv = {"y": (5, 11, 13), "z": (6, 12, 14)}[name][v - 1]
+        return item(name, str(rv), (f"10.{v}.0.0/16",))
+    watched = []
+
+    async def answer(request: web.Request, watch: bool) -> web.StreamResponse:
+        if not watch:
+            if fake.requests["list"] == 1:
+                return listing([version("y", 1), version("z", 1)], "10")
+            return listing([version("y", 3), version("z", 3)], "14")
+        since = request.query.get("resourceVersion")
+        if since == "10" and not watched:
+            watched.append(since)     # both updates in one write: one batch for the importer
+            return await streaming(request, event("MODIFIED", version("y", 2))
+                                   + event("MODIFIED", version("z", 2)), "12")
+        if since in ("10", "11", "12"):
+            return gone()
+        return await streaming(request, b"", "14")
+    fake = await FakePeer("racy", answer).start()
+    racy: list[RacyUpdates] = []
+
+    def wrap(storage: EtcdStorage) -> RacyUpdates:
+        racy.append(RacyUpdates(storage))
+        return racy[0]
+    async with importer(clean_etcd, wrap=wrap) as (_, ca):
+        await post(ca, rcc("racy", fake.url, syncOptions=GNS_ONLY))
+
+        async def newest() -> bool:
+            got = await copies(ca, "globalnetworksets", "racy")
+            return {n: o["spec"]["nets"] for n, o in got.items()} == {
+                "racy.y": ["10.3.0.0/16"], "racy.z": ["10.3.0.0/16"]}
+        await eventually(newest, what="the relist after the failed batch writes the newest")
+        await asyncio.sleep(4)        # past the moment the delayed write would have been sent
+        await eventually(newest, timeout=1, what="still the newest")
+        fault = racy[0]
+        assert fault.z_failed_at is not None
+        assert fault.y_sent_at is None or fault.y_sent_at < fault.z_failed_at, \
+            "a write of the failed batch was sent after the batch had failed"
+    await fake.close()
+
+
+async def test_an_older_version_never_replaces_a_newer_copy(clean_etcd):
+    async with importer(clean_etcd, federation=False) as (server, ca):
+        store = server.app[keys.STORE]
+        kind = store.catalog.kind("GlobalNetworkSet")
+        writer = CopyWriter(store, "peer-x", kind, asyncio.Semaphore(4))
+        key, newer = make_copy("peer-x", kind, item("s", "20", ("10.20.0.0/16",), uid="u1"))
+        _, older = make_copy("peer-x", kind, item("s", "15", ("10.15.0.0/16",), uid="u1"))
+        _, recreated = make_copy("peer-x", kind, item("s", "16", ("10.16.0.0/16",), uid="u2"))
+        assert (await writer.upsert(key, newer)).result == "written"
+        assert (await writer.upsert(key, older)).result == "unchanged"
+        got = (await ca.get(f"{GROUP}/globalnetworksets/peer-x.s")).json()
+        assert got["spec"]["nets"] == ["10.20.0.0/16"]
+        assert got["metadata"]["annotations"][ORIGIN_REVISION] == "20"
+        # the peer deleted and re-created the object (a new uid): its copy replaces the old one
+        assert (await writer.upsert(key, recreated)).result == "written"
+        got = (await ca.get(f"{GROUP}/globalnetworksets/peer-x.s")).json()
+        assert got["spec"]["nets"] == ["10.16.0.0/16"]

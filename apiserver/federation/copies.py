@@ -5,12 +5,16 @@ A peer's GlobalNetworkSet ``x`` is mirrored as GlobalNetworkSet ``<peer>.x``; it
 ``ns/x`` as NetworkSet ``ns/<peer>.x``. A copy carries the peer's labels plus
 ``federation.projectcalico.org/cluster: <peer>``, the peer's annotations, and the origin
 annotations below. Only objects that carry our cluster label for this peer are ever changed or
-deleted here: a local object that owns a copy's name wins.
+deleted here: a local object that owns a copy's name wins. A copy never goes back in time: it
+is not replaced by a copy of an older version (lower origin resourceVersion) of the same
+origin object. (A peer's revisions only grow; restore a peer's etcd from a snapshot with
+``--bump-revision``, as for Kubernetes.)
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Awaitable, Iterable, TypeVar
 
 from ..resources.catalog import API_VERSION, Kind
 from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
@@ -24,6 +28,7 @@ ORIGIN_REVISION = ANNOTATION_PREFIX + "origin-resource-version"
 CONTROLLER = Actor("system:federation-controller", federation_writer=True)
 
 Key = tuple[str | None, str]      # (namespace, local name)
+T = TypeVar("T")
 
 
 class ImportRejected(ValueError):
@@ -77,6 +82,38 @@ def make_copy(peer: str, kind: Kind, obj: dict) -> tuple[Key, dict]:
     return (namespace if kind.namespaced else None, local), copy
 
 
+def origin_revision(obj: dict) -> int | None:
+    """The origin resourceVersion a copy was made of, or None when it is not a number."""
+    text = (obj["metadata"].get("annotations") or {}).get(ORIGIN_REVISION)
+    if isinstance(text, str) and 0 < len(text) <= 19 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def is_newer(current: dict, copy: dict) -> bool:
+    """True when ``current`` mirrors a later version of the same origin object than ``copy``."""
+    a, b = current["metadata"].get("annotations") or {}, copy["metadata"]["annotations"]
+    if a.get(ORIGIN_UID) != b[ORIGIN_UID] or a.get(ORIGIN_NAME) != b[ORIGIN_NAME]:
+        return False
+    have, given = origin_revision(current), origin_revision(copy)
+    return have is not None and given is not None and have > given
+
+
+async def run_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Await all concurrently and return their results in order. If one raises, the others
+    are cancelled and awaited before its exception is raised: nothing outlives the call."""
+    tasks: list[asyncio.Task] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(a) for a in awaitables]  # type: ignore[arg-type]
+    except ExceptionGroup as errors:
+        first: BaseException = errors
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
+
+
 def owner(obj: dict) -> str | None:
     return (obj["metadata"].get("labels") or {}).get(FEDERATION_LABEL)
 
@@ -101,7 +138,8 @@ class CopyWriter:
                 if owner(e.obj) == self.peer}
 
     async def upsert(self, key: Key, copy: dict) -> Outcome:
-        """Create or replace the copy at ``key``. Raises ApiError only for local outages."""
+        """Create or replace the copy at ``key`` (``unchanged`` when it already mirrors this or
+        a later version of the origin). Raises ApiError only for local outages."""
         namespace, name = key
         for _ in range(5):
             entry = self.store.cache.entry(self.kind, name, namespace)
@@ -113,7 +151,7 @@ class CopyWriter:
                     if owner(entry.obj) != self.peer:
                         return Outcome("conflict", f"{_show(key)} is owned by "
                                        f"{_owner_text(entry.obj)}")
-                    if same_origin(entry.obj, copy):
+                    if same_origin(entry.obj, copy) or is_newer(entry.obj, copy):
                         return Outcome("unchanged")
                     body = {**copy, "metadata": {**copy["metadata"],
                                                  "resourceVersion": str(entry.revision)}}
@@ -176,4 +214,4 @@ def _owner_text(obj: dict) -> str:
     return f"a copy from cluster {other!r}" if other else "a local object"
 
 
-__all__ = ["CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy"]
+__all__ = ["CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy", "run_all"]

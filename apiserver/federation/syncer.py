@@ -11,6 +11,8 @@ Contract:
   copies kept, reconnect with capped exponential backoff, resuming the watch from the last
   applied revision; a 410 relists.
   ``staleTTL`` > 0 deletes the copies once the peer has been unreachable that long.
+* Each batch of writes ends with its last write: when one fails, the others are cancelled and
+  awaited before the syncer retries.
 * Objects the local store refuses (invalid, too large) are never written; a previously mirrored
   good version is kept. A local object that owns a copy's name wins; both show in the status.
 * A syncer never raises out of ``run`` except CancelledError.
@@ -28,7 +30,7 @@ from typing import Callable
 from ..resources.catalog import Kind
 from ..resources.errors import ApiError
 from ..resources.selectors import Selector
-from .copies import CopyWriter, ImportRejected, Key, Outcome, make_copy
+from .copies import CopyWriter, ImportRejected, Key, Outcome, make_copy, run_all
 from .peer import PeerClient, PeerError, PeerEvent, PeerExpired, WrongCluster
 
 log = logging.getLogger(__name__)
@@ -311,7 +313,8 @@ class PeerSyncer:
 
     async def _apply(self, changes: list[tuple[Key, dict | None]]) -> None:
         """Write (copy) or remove (None) each key; copies of names not present locally are
-        created in batches, the rest one by one; concurrency is bounded by the writer."""
+        created in batches, the rest one by one; concurrency is bounded by the writer. Raises
+        the first write's ApiError once every other write of the batch has ended."""
         if not changes:
             return
         cache = self.writer.store.cache
@@ -320,10 +323,10 @@ class PeerSyncer:
         fresh = {k for k, _ in new}
         rest = [(k, c) for k, c in changes if k not in fresh]
         batches = [new[i:i + CREATE_BATCH] for i in range(0, len(new), CREATE_BATCH)]
-        done = await asyncio.gather(
-            *(self.writer.create_many(batch) for batch in batches),
-            *(self.writer.upsert(k, c) if c is not None else self.writer.remove(k)
-              for k, c in rest))
+        done = await run_all(
+            [self.writer.create_many(batch) for batch in batches]
+            + [self.writer.upsert(k, c) if c is not None else self.writer.remove(k)
+               for k, c in rest])
         outcomes = [o for batch in done[:len(batches)] for o in batch] + list(done[len(batches):])
         for (key, copy), outcome in zip(new + rest, outcomes):
             self._record(key, copy, outcome)
