@@ -111,6 +111,26 @@ class RacyUpdates(Faulty):
         return await self.inner.update(key, value, expect_revision=expect_revision)
 
 
+class LateCreates(Faulty):
+    """Batch creates reach etcd 1.5 s late and are applied even when their caller stopped
+    waiting (cancelled): writes still in flight when a syncer is stopped."""
+
+    def __init__(self, inner: EtcdStorage) -> None:
+        super().__init__(inner)
+        self.started = asyncio.Event()
+        self.pending: list[asyncio.Future] = []
+
+    async def create_many(self, items: list[tuple[str, bytes]]) -> int:
+        self.started.set()
+
+        async def later() -> int:
+            await asyncio.sleep(1.5)
+            return await self.inner.create_many(items)
+        task = asyncio.ensure_future(later())
+        self.pending.append(task)
+        return await asyncio.shield(task)
+
+
 # -- fake peers -----------------------------------------------------------------------------------
 def item(name: str, rv: str, nets: tuple[str, ...] = ("10.0.0.0/8",), *,
          labels: dict | None = None, uid: str | None = None) -> dict:
@@ -423,3 +443,30 @@ async def test_an_older_version_never_replaces_a_newer_copy(clean_etcd):
         assert (await writer.upsert(key, recreated)).result == "written"
         got = (await ca.get(f"{GROUP}/globalnetworksets/peer-x.s")).json()
         assert got["spec"]["nets"] == ["10.16.0.0/16"]
+
+
+# -- writes of a stopped run ----------------------------------------------------------------------
+async def test_copies_whose_writes_land_after_their_peer_was_removed_are_deleted(clean_etcd):
+    sets = [item(f"s{i}", str(10 + i), (f"10.30.{i}.0/24",)) for i in range(20)]
+
+    async def answer(request: web.Request, watch: bool) -> web.StreamResponse:
+        return await streaming(request, b"", "40") if watch else listing(sets, "40")
+    fake = await FakePeer("leaving", answer).start()
+    late: list[LateCreates] = []
+
+    def wrap(storage: EtcdStorage) -> LateCreates:
+        late.append(LateCreates(storage))
+        return late[0]
+    async with importer(clean_etcd, wrap=wrap) as (_, ca):
+        await post(ca, rcc("leaving", fake.url, syncOptions=GNS_ONLY))
+        await asyncio.wait_for(late[0].started.wait(), 20)   # the copies are on their way
+        assert (await ca.delete(f"{GROUP}/remoteclusterconfigurations/leaving")).status_code == 200
+        await asyncio.gather(*late[0].pending)                # ... and land after the removal
+        assert await copies(ca, "globalnetworksets", "leaving"), "the late writes landed"
+
+        async def gone() -> bool:
+            return await copies(ca, "globalnetworksets", "leaving") == {}
+        await eventually(gone, what="late copies of a removed peer deleted")
+        await asyncio.sleep(2 * FAST.sweep_interval)
+        assert await copies(ca, "globalnetworksets", "leaving") == {}
+    await fake.close()

@@ -25,7 +25,8 @@ from apiserver.storage.etcd import EtcdStorage
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
 FAST = ManagerOptions(limits=Limits(connect_timeout=1, request_timeout=2, watch_idle_timeout=8,
                                     watch_seconds=30, max_list_bytes=1024 * 1024),
-                      status_interval=0.1, status_refresh=1.0, backoff_max=0.5)
+                      status_interval=0.1, status_refresh=1.0, backoff_max=0.5,
+                      sweep_interval=1.0)
 
 
 async def eventually(check: Callable[[], Awaitable[object]], *, timeout: float = 30,

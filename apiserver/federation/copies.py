@@ -29,6 +29,7 @@ CONTROLLER = Actor("system:federation-controller", federation_writer=True)
 
 Key = tuple[str | None, str]      # (namespace, local name)
 T = TypeVar("T")
+MAX_PASSES = 5      # list-and-delete rounds of remove_all before it gives up (for now)
 
 
 class ImportRejected(ValueError):
@@ -200,9 +201,20 @@ class CopyWriter:
         return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
 
     async def remove_all(self) -> int:
-        """Delete every copy of this peer of the kind; return how many were deleted."""
-        results = await asyncio.gather(*(self.remove(k) for k in self.owned()))
-        return sum(r.result == "written" for r in results)
+        """Delete every copy of this peer of the kind; return how many were deleted. Each
+        round first catches the cache up with etcd, so copies whose writes were still in flight
+        when the round before listed are found; it ends when a round finds none (or after
+        MAX_PASSES rounds: the manager's periodic sweep finishes the job). Raises ApiError for
+        local outages."""
+        removed = 0
+        for _ in range(MAX_PASSES):
+            await self.store.cache.sync()
+            owned = list(self.owned())
+            if not owned:
+                break
+            results = await run_all(self.remove(k) for k in owned)
+            removed += sum(r.result == "written" for r in results)
+        return removed
 
 
 def _show(key: Key) -> str:

@@ -3,10 +3,12 @@
 It follows the RCC kind in the watch cache and, at run time, starts, restarts (on a spec change)
 and stops the syncers of each peer: one per (peer, kind) listed in ``syncOptions.kinds``.
 Removing a peer (or a kind from its list) deletes its copies in the background — local work
-only, so an unreachable peer never blocks it; copies whose peer is no longer configured are
-swept the same way when the manager starts. It writes each RCC's ``status`` (throttled: on a
-change of state, objects, error or conditions, at most every ``status_interval`` seconds, and
-the moving figures at most every ``status_refresh`` seconds).
+only, so an unreachable peer never blocks it. Copies whose peer (or kind) is not configured are
+swept the same way when the manager starts and every ``sweep_interval`` seconds, which also
+catches a copy whose write was still in flight when its syncer was stopped. A cleanup of a peer
+that is added again is cancelled and awaited before its new syncers start. It writes each RCC's
+``status`` (throttled: on a change of state, objects, error or conditions, at most every
+``status_interval`` seconds, and the moving figures at most every ``status_refresh`` seconds).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import datetime
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from ..resources.catalog import API_VERSION
 from ..resources.errors import ApiError, NotFound
@@ -87,6 +90,7 @@ class ManagerOptions:
     status_interval: float = 1.0
     status_refresh: float = 15.0
     backoff_max: float = 10.0
+    sweep_interval: float = 30.0      # how often copies of unconfigured peers are looked for
 
 
 class PeerRun:
@@ -147,7 +151,15 @@ class FederationManager:
                 sub = cache.subscribe(self.rcc, None, 0)
                 try:
                     await self._reconcile()
-                    while await sub.get() is not None:
+                    while True:
+                        try:
+                            change = await asyncio.wait_for(sub.get(),
+                                                            self.options.sweep_interval)
+                        except asyncio.TimeoutError:
+                            self._sweep(self._desired or {})
+                            continue
+                        if change is None:
+                            break
                         while not sub.queue.empty():
                             if sub.queue.get_nowait() is None:
                                 break
@@ -170,9 +182,12 @@ class FederationManager:
         if desired == self._desired:
             return
         self._desired = desired
+        stopped: list[tuple[str, str]] = []
         for name in [n for n in self.peers if n not in desired]:
             log.info("federation: peer %s removed; deleting its copies", name)
-            await self.peers.pop(name).stop()
+            run = self.peers.pop(name)
+            await run.stop()
+            stopped += [(name, k) for k in run.spec.kinds]
         for name, spec in desired.items():
             run = self.peers.get(name)
             if run is not None and run.spec == spec:
@@ -180,23 +195,26 @@ class FederationManager:
             if run is not None:
                 log.info("federation: peer %s changed; restarting its syncers", name)
                 await self.peers.pop(name).stop()
+                stopped += [(name, k) for k in run.spec.kinds if k not in spec.kinds]
             else:
                 log.info("federation: peer %s added (%s)", name, spec.config.api_server)
-            self.peers[name] = self._start(spec)
-        self._sweep(desired)
+            self.peers[name] = await self._start(spec)
+        self._sweep(desired, stopped)
         self.loaded = True
 
-    def _start(self, spec: PeerSpec) -> PeerRun:
+    async def _start(self, spec: PeerSpec) -> PeerRun:
         name = spec.config.name
         run = PeerRun(spec)
         if not spec.error:
             options = SyncOptions(parse(spec.selector), spec.namespaces, spec.stale_ttl,
                                   backoff_max=self.options.backoff_max)
+            cleanups = [t for t in (self._cleanups.pop((name, k), None) for k in spec.kinds)
+                        if t is not None]
+            for task in cleanups:
+                task.cancel()
+            await asyncio.gather(*cleanups, return_exceptions=True)
             for kind_name in spec.kinds:
                 kind = self.store.catalog.kind(kind_name)
-                task = self._cleanups.pop((name, kind_name), None)
-                if task is not None:
-                    task.cancel()
                 writer = CopyWriter(self.store, name, kind, self._writes)
                 client = PeerClient(spec.config, self.options.limits)
                 run.syncers.append(PeerSyncer(name, kind, client, writer, options,
@@ -208,11 +226,15 @@ class FederationManager:
         run.tasks.append(asyncio.create_task(self._write_status(run), name=f"status-{name}"))
         return run
 
-    def _sweep(self, desired: dict[str, PeerSpec]) -> None:
-        """Delete, in the background, copies of peers (or kinds) that are not configured."""
+    def _sweep(self, desired: dict[str, PeerSpec],
+               stopped: Sequence[tuple[str, str]] = ()) -> None:
+        """Delete, in the background, copies of peers (or kinds) that are not configured:
+        those the cache shows, and every (peer, kind) in ``stopped`` (whose last writes may
+        not be in the cache yet)."""
         for kind_name in FEDERATED:
             kind = self.store.catalog.kind(kind_name)
             owners = {owner(e.obj) for e in self.store.cache.entries(kind)} - {None}
+            owners |= {peer for peer, k in stopped if k == kind_name}
             for peer in owners:
                 spec = desired.get(peer)
                 if spec is not None and kind_name in spec.kinds:
