@@ -470,3 +470,41 @@ async def test_copies_whose_writes_land_after_their_peer_was_removed_are_deleted
         await asyncio.sleep(2 * FAST.sweep_interval)
         assert await copies(ca, "globalnetworksets", "leaving") == {}
     await fake.close()
+
+
+# -- peers that loop ------------------------------------------------------------------------------
+async def test_watches_that_end_at_once_and_endless_410s_are_backed_off(clean_etcd):
+    async def empty(request: web.Request, watch: bool) -> web.StreamResponse:
+        return web.Response(status=200, body=b"") if watch else listing([], "3")
+
+    async def expired(request: web.Request, watch: bool) -> web.StreamResponse:
+        return gone() if watch else listing([], "3")
+    empty_peer = await FakePeer("empty-watch", empty).start()
+    gone_peer = await FakePeer("always-gone", expired).start()
+    async with importer(clean_etcd) as (_, ca):
+        await post(ca, rcc("empty-watch", empty_peer.url, syncOptions=GNS_ONLY))
+        await post(ca, rcc("always-gone", gone_peer.url, syncOptions=GNS_ONLY))
+        await eventually(lambda: _looping(empty_peer, gone_peer), what="both peers called")
+        before = empty_peer.requests["watch"], gone_peer.requests["list"]
+        await asyncio.sleep(3)
+        watches = empty_peer.requests["watch"] - before[0]
+        lists = gone_peer.requests["list"] - before[1]
+        # with a backoff of 0.2 s doubling to 0.5 s this is about 6 each; a tight loop: hundreds
+        assert 1 <= watches <= 30, f"{watches} watches in 3 s"
+        assert 1 <= lists <= 30, f"{lists} relists in 3 s"
+
+        async def reported() -> bool:
+            st = await status(ca, "empty-watch")
+            assert st.get("state") == "Failed" and "ended the watch" in st["lastError"], st
+            for peer in ("empty-watch", "always-gone"):
+                assert (await peer_metric(ca, "calico_federation_backoffs_total", peer)
+                        or 0) >= 2, peer
+            return (await peer_metric(ca, "calico_federation_full_resyncs_total",
+                                      "always-gone") or 0) >= 2
+        await eventually(reported, what="the loops reported")
+    await empty_peer.close()
+    await gone_peer.close()
+
+
+async def _looping(*fakes: FakePeer) -> bool:
+    return all(f.requests["watch"] >= 2 for f in fakes)

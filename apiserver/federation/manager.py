@@ -90,6 +90,7 @@ class ManagerOptions:
     status_interval: float = 1.0
     status_refresh: float = 15.0
     backoff_max: float = 10.0
+    healthy_after: float = 5.0        # a peer watch up this long resets the syncer's backoff
     sweep_interval: float = 30.0      # how often copies of unconfigured peers are looked for
 
 
@@ -207,7 +208,8 @@ class FederationManager:
         run = PeerRun(spec)
         if not spec.error:
             options = SyncOptions(parse(spec.selector), spec.namespaces, spec.stale_ttl,
-                                  backoff_max=self.options.backoff_max)
+                                  backoff_max=self.options.backoff_max,
+                                  healthy_after=self.options.healthy_after)
             cleanups = [t for t in (self._cleanups.pop((name, k), None) for k in spec.kinds)
                         if t is not None]
             for task in cleanups:

@@ -43,6 +43,9 @@ class FederationCollector(Collector):
                                                "peer or writing copies", labels=labels),
             "full_resyncs": CounterMetricFamily(f"{NS}_full_resyncs", "Relists after the first "
                                                 "(410, reconnects)", labels=labels),
+            "backoffs": CounterMetricFamily(f"{NS}_backoffs", "Waits before a reconnect or a "
+                                            "relist (failures, watches the peer ended early, "
+                                            "repeated 410s)", labels=labels),
         }
         for s in self._statuses():
             values = [s.peer, s.kind]
@@ -57,6 +60,7 @@ class FederationCollector(Collector):
             counters["events_applied"].add_metric(values, s.events_applied)
             counters["sync_errors"].add_metric(values, s.sync_errors)
             counters["full_resyncs"].add_metric(values, s.full_resyncs)
+            counters["backoffs"].add_metric(values, s.backoffs)
         leader = GaugeMetricFamily(f"{NS}_leader", "1 when this replica runs the syncers")
         leader.add_metric([], 1.0 if self._leader() else 0.0)
         yield state

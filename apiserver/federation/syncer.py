@@ -9,7 +9,10 @@ Contract:
   concurrency (a semaphore shared by all syncers).
 * On any failure (of the peer, the local store, or unexpected): state Failed with the error,
   copies kept, reconnect with capped exponential backoff, resuming the watch from the last
-  applied revision; a 410 relists.
+  applied revision; a 410 relists. A watch that the peer ends within ``healthy_after`` seconds
+  counts as a failure, and a 410 that soon after a relist waits out the backoff before the next
+  relist, so a broken peer cannot drive a tight loop; the backoff starts over once a watch has
+  stayed up ``healthy_after`` seconds. Every wait is counted (``backoffs``).
   ``staleTTL`` > 0 deletes the copies once the peer has been unreachable that long.
 * Each batch of writes ends with its last write: when one fails, the others are cancelled and
   awaited before the syncer retries.
@@ -31,7 +34,7 @@ from ..resources.catalog import Kind
 from ..resources.errors import ApiError
 from ..resources.selectors import Selector
 from .copies import CopyWriter, ImportRejected, Key, Outcome, make_copy, run_all
-from .peer import PeerClient, PeerError, PeerEvent, PeerExpired, WrongCluster
+from .peer import PeerClient, PeerError, PeerEvent, PeerExpired, PeerUnreachable, WrongCluster
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class SyncOptions:
     stale_ttl: float = 0.0           # seconds; 0 keeps copies forever
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    healthy_after: float = 5.0       # a watch up this long was healthy (resets the backoff)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class SyncerStatus:
     full_resyncs: int
     conflicts: tuple[str, ...]
     invalid: tuple[str, ...]
+    backoffs: int = 0               # waits before a reconnect or relist
 
     @property
     def lag_revisions(self) -> int:
@@ -95,8 +100,9 @@ class PeerSyncer:
         self._conflicts: dict[Key, tuple[dict, str]] = {}
         self._invalid: dict[Key | str, str] = {}
         self._synced_once = self._failed_once = self._stale = False
-        self._events = self._errors = self._resyncs = 0
+        self._events = self._errors = self._resyncs = self._backoffs = 0
         self._last_contact = time.monotonic()
+        self._last_relist: float | None = None
         self._caught_up: float | None = None
         self._caught_up_wall: str | None = None
         self._last_conflict_retry = 0.0
@@ -113,7 +119,7 @@ class PeerSyncer:
             self._synced_once, self._failed_once, self._stale, self._events, self._errors,
             self._resyncs,
             tuple(sorted(m for _, m in self._conflicts.values()))[:MAX_REPORTED],
-            tuple(sorted(self._invalid.values()))[:MAX_REPORTED])
+            tuple(sorted(self._invalid.values()))[:MAX_REPORTED], backoffs=self._backoffs)
 
     def _set_state(self, state: str, error: str = "") -> None:
         if state != self._state or error != self._error:
@@ -141,6 +147,7 @@ class PeerSyncer:
         backoff = self.options.backoff_initial
         relist, verified = True, False
         while True:
+            watching: float | None = None       # when the current watch started
             try:
                 if not verified:
                     await self._verify_identity()
@@ -148,12 +155,26 @@ class PeerSyncer:
                 if relist:
                     await self._relist()
                     relist = False
+                watching = time.monotonic()
                 await self._watch()
+                lasted = time.monotonic() - watching
+                if lasted < self.options.healthy_after:
+                    raise PeerUnreachable(f"the peer ended the watch of {self.kind.plural} "
+                                          f"after {lasted:.1f}s")
                 backoff = self.options.backoff_initial
             except PeerExpired as err:
                 log.info("federation: peer %s %s: %s; relisting", self.peer, self.kind.kind, err)
                 relist = True
+                if self._last_relist is not None \
+                        and time.monotonic() - self._last_relist < self.options.healthy_after:
+                    await self._back_off(backoff)
+                    backoff = min(backoff * 2, self.options.backoff_max)
+                else:
+                    backoff = self.options.backoff_initial
             except Exception as err:  # noqa: BLE001 - one peer's trouble must not end its syncer
+                if watching is not None \
+                        and time.monotonic() - watching >= self.options.healthy_after:
+                    backoff = self.options.backoff_initial
                 self._errors += 1
                 self._failed_once = True
                 self._set_state(FAILED, self._describe(err))
@@ -162,10 +183,14 @@ class PeerSyncer:
                 except ApiError as expire_err:
                     log.warning("federation: peer %s %s: cannot expire copies: %s", self.peer,
                                 self.kind.kind, expire_err.message)
-                await asyncio.sleep(self._delay(backoff))
+                await self._back_off(backoff)
                 backoff = min(backoff * 2, self.options.backoff_max)
                 await self.client.reconnect()
                 verified = False
+
+    async def _back_off(self, backoff: float) -> None:
+        self._backoffs += 1
+        await asyncio.sleep(self._delay(backoff))
 
     def _describe(self, err: Exception) -> str:
         if isinstance(err, PeerError):
@@ -250,6 +275,7 @@ class PeerSyncer:
         self._revision = listed.revision
         self._stale = False
         self._synced_once = True
+        self._last_relist = time.monotonic()
         self._mark_caught_up()
         self._set_state(IN_SYNC)
 
