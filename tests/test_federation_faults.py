@@ -21,12 +21,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from conftest import GROUP
-from test_federation_peers import FAST, InProcessServer, copies, eventually, post, rcc, status
+from test_federation_peers import (FAST, InProcessServer, condition, copies, eventually, post,
+                                   rcc, status)
 from apiserver.api import keys
+from apiserver.federation import peer as peer_module
 from apiserver.federation.copies import ORIGIN_REVISION, CopyWriter, make_copy
 from apiserver.federation.leader import LeaderElection, claim
-from apiserver.federation.peer import PeerClient, PeerConfig, PeerList
-from apiserver.federation.syncer import FAILED, PeerSyncer, SyncOptions
+from apiserver.federation.peer import Limits, PeerClient, PeerConfig, PeerList
+from apiserver.federation.syncer import (FAILED, MAX_REPORTED, MAX_TRACKED, PeerSyncer,
+                                         Rejections, SyncOptions)
 from apiserver.resources.selectors import parse
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
@@ -508,3 +511,82 @@ async def test_watches_that_end_at_once_and_endless_410s_are_backed_off(clean_et
 
 async def _looping(*fakes: FakePeer) -> bool:
     return all(f.requests["watch"] >= 2 for f in fakes)
+
+
+# -- bounded memory and time ----------------------------------------------------------------------
+async def test_invalid_objects_are_counted_beyond_the_names_shown(clean_etcd):
+    bad = [item(f"bad-{i:03d}", str(10 + i), ("not-a-cidr",)) for i in range(60)]
+
+    async def answer(request: web.Request, watch: bool) -> web.StreamResponse:
+        return await streaming(request, b"", "99") if watch else \
+            listing([item("fine", "5")] + bad, "99")
+    fake = await FakePeer("many-invalid", answer).start()
+    async with importer(clean_etcd) as (_, ca):
+        await post(ca, rcc("many-invalid", fake.url, syncOptions=GNS_ONLY))
+
+        async def counted() -> bool:
+            st = await status(ca, "many-invalid")
+            message = condition(st, "InvalidObjects").get("message", "")
+            assert message.startswith("60 objects rejected") and "bad-000" in message, message
+            assert len(set(re.findall(r"bad-\d+", message))) <= MAX_REPORTED, message
+            assert st.get("objects") == 1, st
+            return await peer_metric(ca, "calico_federation_invalid_objects",
+                                     "many-invalid") == 60.0
+        await eventually(counted, what="60 invalid objects counted")
+    await fake.close()
+
+
+def test_rejections_are_bounded():
+    rejected = Rejections()
+    for i in range(MAX_TRACKED + 500):
+        rejected.add(("ns", f"x{i}"), f"x{i}: invalid")
+    assert len(rejected) == MAX_TRACKED + 500
+    assert len(rejected._named) == MAX_TRACKED
+    assert len(rejected.first()) == MAX_REPORTED
+    rejected.discard(("ns", "x0"))
+    assert len(rejected) == MAX_TRACKED + 499
+    rejected.clear()
+    assert len(rejected) == 0 and rejected.first() == ()
+
+
+async def test_a_large_list_is_parsed_without_stalling_the_event_loop():
+    body = json.dumps({"kind": "GlobalNetworkSetList", "metadata": {"resourceVersion": "7"},
+                       "items": [item(f"s{i}", str(i), tuple(f"10.{i % 250}.{j}.0/24"
+                                                             for j in range(20)))
+                                 for i in range(5000)]}).encode()
+    assert len(body) > peer_module.INCREMENTAL_BYTES
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    parsed = await peer_module.loads(body)
+    during = ticks - before
+    task.cancel()
+    assert parsed == json.loads(body)
+    assert during >= 5000 // peer_module.ITEMS_PER_STEP - 1, during
+    assert Limits().max_list_bytes == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("text", [
+    '{"items": [1, 2], "metadata": {"resourceVersion": "1"}}', '{"metadata": {}, "items": []}',
+    ' {\n"a" : [ {"items": [3]} ] , "items" : [ {"b": null} ]\n} ', '{"items": 5}', '[1]',
+    '{"a": 1, "a": 2}', '"text"'])
+async def test_incremental_parsing_gives_what_json_loads_gives(text, monkeypatch):
+    monkeypatch.setattr(peer_module, "INCREMENTAL_BYTES", 0)
+    assert await peer_module.loads(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"items": [1,]}', '{"items": [1 2]}', '{} x', '{"a" 1}',
+                                  '{1: 2}', '{"items": [', ''])
+async def test_incremental_parsing_refuses_what_json_loads_refuses(text, monkeypatch):
+    monkeypatch.setattr(peer_module, "INCREMENTAL_BYTES", 0)
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        await peer_module.loads(text.encode())

@@ -280,16 +280,20 @@ class FederationManager:
         sync_times = [s.last_sync_time for s in statuses]
         conflicts = [c for s in statuses for c in s.conflicts]
         invalid = [i for s in statuses for i in s.invalid]
+        conflict_count = sum(s.conflict_count for s in statuses)
+        invalid_count = sum(s.invalid_count for s in statuses)
         stale = [s.kind for s in statuses if s.stale]
         old = {c.get("type"): c for c in previous.get("conditions") or ()}
         conditions = [
             _condition(old, "Ready", state == IN_SYNC, state,
                        "; ".join(errors) or f"{sum(s.objects for s in statuses)} objects "
                        "mirrored"),
-            _condition(old, "NameConflict", bool(conflicts), "LocalObjectWins" if conflicts
-                       else "NoConflict", "; ".join(conflicts)),
-            _condition(old, "InvalidObjects", bool(invalid), "Rejected" if invalid
-                       else "AllValid", "; ".join(invalid)),
+            _condition(old, "NameConflict", bool(conflict_count), "LocalObjectWins"
+                       if conflict_count else "NoConflict", _counted(conflict_count, conflicts,
+                                                                     "name conflicts")),
+            _condition(old, "InvalidObjects", bool(invalid_count), "Rejected"
+                       if invalid_count else "AllValid", _counted(invalid_count, invalid,
+                                                                  "objects rejected")),
             _condition(old, "Stale", bool(stale), "StaleTTLExpired" if stale else "Fresh",
                        f"copies of {', '.join(stale)} removed after staleTTL" if stale else ""),
         ]
@@ -336,6 +340,12 @@ class FederationManager:
                     log.warning("federation: cannot write the status of peer %s: %s", name,
                                 err.message)
             await asyncio.sleep(self.options.status_interval)
+
+
+def _counted(count: int, named: list[str], what: str) -> str:
+    """The names of a condition, led by the count when not all are named."""
+    text = "; ".join(named)
+    return text if count <= len(named) else f"{count} {what}, among them: {text}"
 
 
 def _condition(old: dict, type_: str, true: bool, reason: str, message: str) -> dict:

@@ -12,12 +12,15 @@ shown in the peer's status):
     └── PeerExpired       410: the revision asked for has been compacted (relist)
 
 Every call has a deadline; every response body is read with a size cap, so a hostile or broken
-peer costs bounded time and memory.
+peer costs bounded time and memory. A large body is parsed a few list items at a time, yielding
+to the event loop in between (``json.loads`` holds the GIL, so a thread would not help), so one
+peer's big list does not stall the server.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +78,7 @@ class Limits:
     request_timeout: float = 30.0        # a whole list (or /version) must finish within this
     watch_idle_timeout: float = 30.0     # a watch must deliver an event or bookmark this often
     watch_seconds: int = 300             # ask the peer to end each watch after this long
-    max_list_bytes: int = 512 * 1024 * 1024
+    max_list_bytes: int = 64 * 1024 * 1024   # 10,000 sets of 20 CIDRs are ~10-20 MB
     max_event_bytes: int = 4 * 1024 * 1024
 
 
@@ -209,7 +212,7 @@ class PeerClient:
         except httpx.HTTPError as err:
             raise _transport_error(err) from None
         try:
-            return json.loads(raw)
+            return await loads(raw)
         except (ValueError, RecursionError):
             raise PeerProtocolError(f"GET {path} did not answer JSON") from None
 
@@ -289,6 +292,81 @@ def _is_number(text: object, digits: int) -> bool:
     alone also accepts "²" and other digits ``int`` refuses)."""
     return isinstance(text, str) and 0 < len(text) <= digits and text.isascii() \
         and text.isdigit()
+
+
+INCREMENTAL_BYTES = 256 * 1024   # bodies larger than this are parsed incrementally
+ITEMS_PER_STEP = 100             # list items parsed between yields to the event loop
+_WS = re.compile(r"[ \t\n\r]*")   # JSON whitespace (json's own definition)
+
+
+async def loads(raw: bytes) -> object:
+    """``json.loads(raw)``, the same value or ValueError, yielding to the event loop every
+    ITEMS_PER_STEP items of a large body's top-level ``items`` array."""
+    if len(raw) <= INCREMENTAL_BYTES:
+        return json.loads(raw)
+    steps = _parse(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)
+
+
+def _parse(text: str):
+    """A generator that parses ``text`` like ``json.loads``, yielding now and then while it
+    reads a top-level object's ``items`` array; its return value is the parsed value."""
+    decoder, ws = json.JSONDecoder(), _WS.match
+    i = ws(text, 0).end()
+    if not text.startswith("{", i):
+        return decoder.decode(text)
+    out: dict = {}
+    i = ws(text, i + 1).end()
+    if text.startswith("}", i):
+        i += 1
+    else:
+        while True:
+            key, i = decoder.raw_decode(text, i)
+            if not isinstance(key, str):
+                raise ValueError("an object key is not a string")
+            i = ws(text, i).end()
+            if not text.startswith(":", i):
+                raise ValueError("':' expected")
+            i = ws(text, i + 1).end()
+            if key == "items" and text.startswith("[", i):
+                items: list = []
+                value: object = items
+                i = ws(text, i + 1).end()
+                if text.startswith("]", i):
+                    i += 1
+                else:
+                    while True:
+                        item, i = decoder.raw_decode(text, i)
+                        items.append(item)
+                        if len(items) % ITEMS_PER_STEP == 0:
+                            yield
+                        i = ws(text, i).end()
+                        if text.startswith(",", i):
+                            i = ws(text, i + 1).end()
+                        elif text.startswith("]", i):
+                            i += 1
+                            break
+                        else:
+                            raise ValueError("',' or ']' expected")
+            else:
+                value, i = decoder.raw_decode(text, i)
+            out[key] = value
+            i = ws(text, i).end()
+            if text.startswith(",", i):
+                i = ws(text, i + 1).end()
+            elif text.startswith("}", i):
+                i += 1
+                break
+            else:
+                raise ValueError("',' or '}' expected")
+    if ws(text, i).end() != len(text):
+        raise ValueError("extra data after the JSON value")
+    return out
 
 
 def _transport_error(err: httpx.HTTPError) -> PeerError:

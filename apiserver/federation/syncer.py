@@ -17,13 +17,15 @@ Contract:
 * Each batch of writes ends with its last write: when one fails, the others are cancelled and
   awaited before the syncer retries.
 * Objects the local store refuses (invalid, too large) are never written; a previously mirrored
-  good version is kept. A local object that owns a copy's name wins; both show in the status.
+  good version is kept. A local object that owns a copy's name wins; both show in the status
+  (counts, and the first MAX_REPORTED names).
 * A syncer never raises out of ``run`` except CancelledError.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime
+import heapq
 import logging
 import random
 import time
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 CONNECTING, SYNCING, IN_SYNC, FAILED = "Connecting", "Syncing", "InSync", "Failed"
 STATES = (CONNECTING, SYNCING, IN_SYNC, FAILED)
 MAX_REPORTED = 20          # conflicts / invalid objects named in the status
+MAX_TRACKED = 10_000       # invalid objects remembered by name (beyond: only counted)
 CREATE_BATCH = 256   # new copies written per store.create_many call (initial sync)
 BATCH = 1000               # watch events coalesced into one batch at most
 RETRY_CONFLICTS = 5.0      # seconds between retries of names a local object holds
@@ -77,13 +80,43 @@ class SyncerStatus:
     events_applied: int
     sync_errors: int
     full_resyncs: int
-    conflicts: tuple[str, ...]
+    conflicts: tuple[str, ...]      # the first MAX_REPORTED ...
     invalid: tuple[str, ...]
+    conflict_count: int = 0         # ... of how many
+    invalid_count: int = 0
     backoffs: int = 0               # waits before a reconnect or relist
 
     @property
     def lag_revisions(self) -> int:
         return max(0, self.peer_revision - self.revision)
+
+
+class Rejections:
+    """Peer objects refused since the last full list: by name for the first MAX_TRACKED (a
+    name is dropped again when its object is fixed or deleted), only counted beyond that."""
+
+    def __init__(self) -> None:
+        self._named: dict[Key | str, str] = {}
+        self._unnamed = 0
+
+    def add(self, key: Key | str, message: str) -> None:
+        if key in self._named or len(self._named) < MAX_TRACKED:
+            self._named[key] = message[:256]
+        else:
+            self._unnamed += 1
+
+    def discard(self, key: Key | str) -> None:
+        self._named.pop(key, None)
+
+    def clear(self) -> None:
+        self._named.clear()
+        self._unnamed = 0
+
+    def __len__(self) -> int:
+        return len(self._named) + self._unnamed
+
+    def first(self) -> tuple[str, ...]:
+        return tuple(heapq.nsmallest(MAX_REPORTED, self._named.values()))
 
 
 class PeerSyncer:
@@ -98,7 +131,7 @@ class PeerSyncer:
         self._peer_revision = 0
         self._owned: set[Key] = set()
         self._conflicts: dict[Key, tuple[dict, str]] = {}
-        self._invalid: dict[Key | str, str] = {}
+        self._invalid = Rejections()
         self._synced_once = self._failed_once = self._stale = False
         self._events = self._errors = self._resyncs = self._backoffs = 0
         self._last_contact = time.monotonic()
@@ -118,8 +151,9 @@ class PeerSyncer:
             self._peer_revision, self._error, self._caught_up_wall, round(lag, 3),
             self._synced_once, self._failed_once, self._stale, self._events, self._errors,
             self._resyncs,
-            tuple(sorted(m for _, m in self._conflicts.values()))[:MAX_REPORTED],
-            tuple(sorted(self._invalid.values()))[:MAX_REPORTED], backoffs=self._backoffs)
+            tuple(heapq.nsmallest(MAX_REPORTED, (m for _, m in self._conflicts.values()))),
+            self._invalid.first(), conflict_count=len(self._conflicts),
+            invalid_count=len(self._invalid), backoffs=self._backoffs)
 
     def _set_state(self, state: str, error: str = "") -> None:
         if state != self._state or error != self._error:
@@ -242,12 +276,12 @@ class PeerSyncer:
         """(key, copy) for a wanted object; (key, None) for one to remove; (None, None) for
         garbage (recorded as invalid)."""
         if not isinstance(obj, dict):
-            self._invalid["?"] = "the peer sent an item that is not an object"
+            self._invalid.add("?", "the peer sent an item that is not an object")
             return None, None
         try:
             key, copy = make_copy(self.peer, self.kind, obj)
         except ImportRejected as err:
-            self._invalid[str(err)] = str(err)
+            self._invalid.add(str(err), str(err))
             return None, None
         return (key, copy) if self._wanted(obj) else (key, None)
 
@@ -326,7 +360,7 @@ class PeerSyncer:
                 continue
             latest[key] = None if ev.type == "DELETED" else copy
             if ev.type == "DELETED":
-                self._invalid.pop(key, None)
+                self._invalid.discard(key)
         await self._apply(list(latest.items()))
         self._events += sum(ev.type != "BOOKMARK" for ev in events)
         self._revision = max(self._revision, events[-1].revision)
@@ -364,9 +398,9 @@ class PeerSyncer:
             return
         self._conflicts.pop(key, None)
         if outcome.result == "invalid":
-            self._invalid[key] = f"{key[1]}: {outcome.message}"
+            self._invalid.add(key, f"{key[1]}: {outcome.message}")
             return
-        self._invalid.pop(key, None)
+        self._invalid.discard(key)
         if copy is None:
             self._owned.discard(key)
         elif outcome.result in ("written", "unchanged"):
