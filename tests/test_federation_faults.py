@@ -590,3 +590,40 @@ async def test_incremental_parsing_refuses_what_json_loads_refuses(text, monkeyp
         json.loads(text)
     with pytest.raises(ValueError):
         await peer_module.loads(text.encode())
+
+
+# -- what a peer sends ----------------------------------------------------------------------------
+async def test_label_values_that_are_not_strings_are_rejected_and_others_sync(clean_etcd):
+    sets = [item("good", "5", labels={"team": "x"}),
+            item("map-label", "6", labels={"team": {"a": 1}}),
+            item("number-label", "7", labels={"team": 5}),
+            {**item("number-annotation", "8"), "metadata": {
+                **item("number-annotation", "8")["metadata"], "annotations": {"a": 1}}}]
+
+    async def answer(request: web.Request, watch: bool) -> web.StreamResponse:
+        return await streaming(request, b"", "9") if watch else listing(sets, "9")
+    fake = await FakePeer("typed", answer).start()
+    async with importer(clean_etcd) as (_, ca):
+        # "in" hashes the value and "contains" needs a string: both raise on a map or number
+        await post(ca, rcc("typed", fake.url, syncOptions={
+            **GNS_ONLY, "selector": "team in {'x'} || team contains 'x'"}))
+
+        async def synced() -> bool:
+            st = await status(ca, "typed")
+            assert st.get("state") == "InSync", st
+            message = condition(st, "InvalidObjects").get("message", "")
+            assert all(n in message for n in ("map-label", "number-label",
+                                              "number-annotation")), message
+            return True
+        await eventually(synced, what="the bad objects rejected, the good one synced")
+        assert list(await copies(ca, "globalnetworksets", "typed")) == ["typed.good"]
+    await fake.close()
+
+
+async def test_a_peer_name_must_fit_the_cluster_label(clean_etcd):
+    async with importer(clean_etcd) as (_, ca):
+        r = await ca.post(f"{GROUP}/remoteclusterconfigurations",
+                          json=rcc("c" * 64, "https://peer.example:5443"))
+        assert r.status_code == 422, r.text
+        assert "at most 63" in r.json()["message"]
+        await post(ca, rcc("c" * 63, "https://peer.example:5443"))

@@ -61,8 +61,8 @@ def make_copy(peer: str, kind: Kind, obj: dict) -> tuple[Key, dict]:
     if kind.namespaced and (not isinstance(namespace, str) or not namespace):
         raise ImportRejected(f"{name}: metadata.namespace is missing")
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    if not isinstance(labels, dict) or not isinstance(annotations, dict):
-        raise ImportRejected(f"{name}: labels and annotations must be maps")
+    if not _string_map(labels) or not _string_map(annotations):
+        raise ImportRejected(f"{name}: labels and annotations must map strings to strings")
     if FEDERATION_LABEL in labels:
         raise ImportRejected(f"{name}: is itself a mirrored copy (never re-exported)")
     spec = obj.get("spec")
@@ -81,6 +81,11 @@ def make_copy(peer: str, kind: Kind, obj: dict) -> tuple[Key, dict]:
     copy = {"apiVersion": API_VERSION, "kind": kind.kind, "metadata": out_meta,
             "spec": dict(spec or {})}
     return (namespace if kind.namespaced else None, local), copy
+
+
+def _string_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                           for k, v in value.items())
 
 
 def origin_revision(obj: dict) -> int | None:

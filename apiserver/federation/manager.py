@@ -21,7 +21,7 @@ from typing import Sequence
 
 from ..resources.catalog import API_VERSION
 from ..resources.errors import ApiError, NotFound
-from ..resources.formats import parse_duration
+from ..resources.formats import label_value_problem, parse_duration
 from ..resources.selectors import SelectorError, parse
 from ..resources.store import ResourceStore
 from .copies import CONTROLLER, CopyWriter, owner
@@ -67,6 +67,9 @@ def peer_spec(obj: dict, local_cluster: str) -> PeerSpec:
                     frozenset(opts.get("namespaces") or ()))
     if name == local_cluster:
         return _error(base, f"the peer {name!r} is this cluster itself (--cluster-name)")
+    problem = label_value_problem(name)
+    if problem:
+        return _error(base, f"the name becomes the value of the cluster label: {problem}")
     try:
         parse(base.selector)
     except SelectorError as err:

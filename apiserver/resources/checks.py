@@ -91,6 +91,11 @@ def _block_affinity(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -
 
 
 def _remote_cluster(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    name = mapping(obj, "metadata").get("name")
+    if isinstance(name, str) and len(name) > 63:
+        report.add("metadata.name", f"name is {len(name)} characters long; at most 63 are allowed "
+                   "(it becomes the value of the federation.projectcalico.org/cluster label)",
+                   "FieldValueTooLong")
     options = mapping(spec, "syncOptions")
     policy_checks.selector_field(report, "spec.syncOptions.selector", options.get("selector"),
                                  allow_global=False)
