@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from conftest import GROUP
+from conftest import GROUP, etcd_process, etcdctl, gns
 from test_federation_peers import (FAST, InProcessServer, condition, copies, eventually, post,
                                    rcc, status)
 from apiserver.api import keys
@@ -36,6 +36,7 @@ from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Indeterminate, Unavailable
 
 LEADER_KEY = "/calico/federation/v1/test-leader"
+COPY_KEY = "/calico/resources/v3/projectcalico.org/globalnetworksets/"
 GNS_ONLY = {"kinds": ["GlobalNetworkSet"]}
 
 
@@ -132,6 +133,49 @@ class LateCreates(Faulty):
         task = asyncio.ensure_future(later())
         self.pending.append(task)
         return await asyncio.shield(task)
+
+
+class LaggingWatch(Faulty):
+    """While ``lag`` > 0, etcd's watch batches reach the local cache ``lag`` seconds late (a
+    cache behind etcd, as on a loaded machine)."""
+
+    lag = 0.0
+
+    def watch(self, prefix: str, *, start_revision: int) -> "_Lagging":
+        return _Lagging(self.inner.watch(prefix, start_revision=start_revision), self)
+
+
+class _Lagging:
+    def __init__(self, inner, owner: LaggingWatch) -> None:
+        self.inner, self.owner = inner, owner
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.pump: asyncio.Task | None = None
+
+    def __aiter__(self) -> "_Lagging":
+        return self
+
+    async def __anext__(self):
+        if self.pump is None:
+            self.pump = asyncio.create_task(self._pump())
+        due, item = await self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        return item
+
+    async def _pump(self) -> None:
+        try:
+            async for batch in self.inner:
+                self.queue.put_nowait((time.monotonic() + self.owner.lag, batch))
+        except Exception as err:  # noqa: BLE001 - handed to the cache, as the real stream would
+            self.queue.put_nowait((0.0, err))
+            return
+        self.queue.put_nowait((0.0, StopAsyncIteration()))
+
+    def close(self) -> None:
+        self.inner.close()
+        if self.pump is not None:
+            self.pump.cancel()
 
 
 # -- fake peers -----------------------------------------------------------------------------------
@@ -627,3 +671,52 @@ async def test_a_peer_name_must_fit_the_cluster_label(clean_etcd):
         assert r.status_code == 422, r.text
         assert "at most 63" in r.json()["message"]
         await post(ca, rcc("c" * 63, "https://peer.example:5443"))
+
+
+# -- the local cache lags -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def peer_etcd():
+    yield from etcd_process("faults-peer")
+
+
+async def test_a_relist_compares_with_the_local_state_etcd_has_not_the_cache(
+        clean_etcd, peer_etcd, tmp_path):
+    etcdctl(peer_etcd.endpoint, "del", "--prefix", "/calico/")
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text('admin-b,admin,1,"calico:admin"\nfed-b,peer,2,"calico:federation"\n')
+    token_file = tmp_path / "b.token"
+    token_file.write_text("fed-b\n")
+    b = await InProcessServer(peer_etcd.endpoint, cluster_name="cluster-b", federation=False,
+                              token_auth_file=str(tokens)).start(token="admin-b")
+    lagging: list[LaggingWatch] = []
+
+    def wrap(storage: EtcdStorage) -> LaggingWatch:
+        lagging.append(LaggingWatch(storage))
+        return lagging[0]
+    try:
+        admin = {"Authorization": "Bearer admin-b"}
+        async with importer(clean_etcd, wrap=wrap) as (_, ca), \
+                httpx.AsyncClient(base_url=b.url, headers=admin) as cb:
+            await post(cb, gns("s1", ["10.61.0.0/16"]))
+            await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file),
+                               syncOptions=GNS_ONLY))
+
+            async def mirrored() -> bool:
+                return "cluster-b.s1" in await copies(ca, "globalnetworksets", "cluster-b")
+            await eventually(mirrored, what="mirrored")
+            await b.stop()
+            await eventually(lambda: _state(ca, "cluster-b", "Failed"), what="B seen down")
+            # B's history restarts past what A mirrored, so A relists when B is back
+            etcdctl(peer_etcd.endpoint, "put", "/calico/test/bump", "1")
+            lagging[0].lag = 5.0
+            etcdctl(clean_etcd.endpoint, "del", COPY_KEY + "cluster-b.s1")   # behind A's back
+            await b.start(token="admin-b")
+            await asyncio.sleep(6)
+            lagging[0].lag = 0.0
+            await eventually(mirrored, timeout=20, what="the relist restores the deleted copy")
+    finally:
+        await b.stop()
+
+
+async def _state(client: httpx.AsyncClient, peer: str, state: str) -> bool:
+    return (await status(client, peer)).get("state") == state

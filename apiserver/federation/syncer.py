@@ -300,6 +300,7 @@ class PeerSyncer:
             key, copy = self._import(item)
             if key is not None and copy is not None:
                 desired[key] = copy
+        await self.writer.store.cache.sync()     # compare with every write etcd acknowledged
         existing = self.writer.owned()
         self._owned = set(existing)
         self._conflicts = {k: v for k, v in self._conflicts.items() if k in desired}
