@@ -2,7 +2,9 @@
 
 A file holds YAML (or JSON) documents separated by ``---`` lines; each document is one
 resource, a sequence of resources, a ``<Kind>List`` (projectcalico.org/v3) or a Kubernetes
-``kind: List`` (v1). Every input is read and parsed before anything is sent to the server.
+``kind: List`` (v1). Documents are handled one after another, as calicoctl does: each is
+parsed, its kinds are checked, then it is decoded (``decode.document``), so the first problem
+in input order is the one reported. Callers collect every resource before sending anything.
 
 Kinds are checked as calicoctl checks them: a document's ``kind`` must be one the server
 serves (exact spelling) with apiVersion projectcalico.org/v3, and a ``<Kind>List`` must name
@@ -15,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 import yaml
 
@@ -59,22 +61,23 @@ class Document:
 
 
 def load(filename: str, *, recursive: bool = False,
-         kinds: Callable[[], Collection[str]]) -> Iterator[Resource]:
+         kinds: Callable[[], Collection[str]],
+         decode: Callable[[Any], Any] = lambda doc: doc) -> Iterator[Resource]:
     """Every resource named by ``-f`` (``-`` = stdin, a directory = its manifests), in
-    document order. Every file is read and parsed before the first resource is yielded; the
-    kinds are checked as the resources are yielded. ``kinds()`` names the kinds the server
-    serves (called once, when there is a document to check). Raises ManifestError
-    (NoResources, at the end, when there was nothing at all)."""
+    document order. ``kinds()`` names the kinds the server serves (called once, when there is
+    a document to check); ``decode`` maps a document whose kinds are known to its decoded
+    form (raising its own errors). Raises ManifestError (NoResources, at the end, when there
+    was nothing at all)."""
+    documents: Iterator[Document]
     if filename == "-":
         documents, where = parse(_read_stdin(), "stdin"), "file stdin"
     elif Path(filename).is_dir():
-        documents, where = [], f"directory {filename}"
-        for file in _walk(Path(filename), recursive):
-            documents += parse(_read(file), str(file))
+        documents, where = (d for file in _walk(Path(filename), recursive)
+                            for d in parse(_read(file), str(file))), f"directory {filename}"
     else:
         documents, where = parse(_read(Path(filename)), filename), f"file {filename}"
     empty = True
-    for resource in _Resolver(kinds).resources(documents):
+    for resource in _Resolver(kinds, decode).resources(documents):
         empty = False
         yield resource
     if empty:
@@ -121,16 +124,15 @@ def _text(data: bytes, what: str) -> str:
                             f"on line {line})") from None
 
 
-def parse(text: str, source: str) -> list[Document]:
-    """The documents in one file's text. Raises ManifestError naming the file and line."""
-    out: list[Document] = []
+def parse(text: str, source: str) -> Iterator[Document]:
+    """The documents in one file's text, each parsed when it is reached. Raises
+    ManifestError naming the file and line."""
     for number, (start, chunk) in enumerate(_documents(text), 1):
         try:
             doc = yaml.load(chunk, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as err:
             raise ManifestError(_yaml_problem(err, source, start)) from None
-        out.append(Document(doc, source, number))
-    return out
+        yield Document(doc, source, number)
 
 
 def _documents(text: str) -> Iterator[tuple[int, str]]:
@@ -152,24 +154,32 @@ def _yaml_problem(err: yaml.YAMLError, source: str, first_line: int) -> str:
 
 
 class _Resolver:
-    """Documents → resources: sequences and Lists expanded, every kind checked."""
+    """Documents → resources: every kind of a document checked, then the document decoded,
+    then sequences and Lists expanded."""
 
-    def __init__(self, kinds: Callable[[], Collection[str]]) -> None:
+    def __init__(self, kinds: Callable[[], Collection[str]],
+                 decode: Callable[[Any], Any]) -> None:
         self._kinds_of_server = kinds
         self._kinds: Collection[str] | None = None
+        self._decode = decode
 
     def known(self, kind: Any) -> bool:
         if self._kinds is None:
             self._kinds = self._kinds_of_server()
         return isinstance(kind, str) and kind in self._kinds
 
-    def resources(self, documents: list[Document]) -> Iterator[Resource]:
+    def resources(self, documents: Iterable[Document]) -> Iterator[Resource]:
         for d in documents:
             if d.doc is None:
                 continue
-            for doc in d.doc if isinstance(d.doc, list) else [d.doc]:
-                for obj in self._expand(doc, d):
-                    yield Resource(obj, d.source)
+            for _ in self._objects(d.doc, d):  # calicoctl knows every type before decoding
+                pass
+            for obj in self._objects(self._decode(d.doc), d):
+                yield Resource(obj, d.source)
+
+    def _objects(self, doc: Any, where: Document) -> Iterator[dict[str, Any]]:
+        for part in doc if isinstance(doc, list) else [doc]:
+            yield from self._expand(part, where)
 
     def _expand(self, doc: Any, where: Document) -> Iterator[dict[str, Any]]:
         if not isinstance(doc, dict):

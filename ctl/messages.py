@@ -17,6 +17,21 @@ _INITIALISMS = (("Cidr", "CIDR"), ("Ipip", "IPIP"), ("Vxlan", "VXLAN"), ("Bgp", 
                 ("Icmp", "ICMP"), ("Mtu", "MTU"), ("Uid", "UID"), ("Asn", "ASN"))
 
 
+_UNKNOWN_FIELD = re.compile(r'unknown field "([^"]+)"')
+
+
+def massage(text: str) -> str:
+    """calicoctl's ``massageError``, applied to every error it prints: a leading decoder
+    prefix dropped, and any text naming an unknown field replaced by one plain line."""
+    text = text.removeprefix("error unmarshaling JSON: while decoding JSON: json: ")
+    m = _UNKNOWN_FIELD.search(text)
+    return unknown_field(m.group(1)) if m else text
+
+
+def unknown_field(name: str) -> str:
+    return f"field in document is not recognized or is in the wrong location: {name}"
+
+
 def ident(kind: str, name: str, namespace: str | None = None) -> str:
     """libcalico-go's resource identifier: ``Kind(name)`` or ``Kind(namespace/name)``."""
     return f"{kind}({namespace}/{name})" if namespace else f"{kind}({name})"
@@ -36,7 +51,7 @@ def describe(err: CtlError, kind: str, name: str, namespace: str | None = None,
         unknown = [c for c in err.causes if c.get("reason") == "FieldUnknown"]
         if isinstance(err, BadRequest) and unknown:
             field = re.split(r"[.\[]", str(unknown[0].get("field", "")))[-1].rstrip("]")
-            return f"field in document is not recognized or is in the wrong location: {field}"
+            return unknown_field(field)
         if isinstance(err, Invalid) and err.causes:
             return validation_text(err.causes, kind, obj or {})
         return err.message

@@ -14,7 +14,7 @@ from . import batch, config, decode, manifests
 from .cli import Args, UsageError
 from .client import (AlreadyExists, ApiClient, BadResponse, ConnectionFailed, CtlError,
                      KindInfo, MethodNotAllowed, NotFound, kind_lookup)
-from .messages import describe, ident, read_only_refusal
+from .messages import describe, ident, massage, read_only_refusal
 
 CLIENT_VERSION = "v3.32.1"
 _KEEP_META = ("name", "namespace", "labels", "annotations")
@@ -128,18 +128,29 @@ def err(text: str) -> None:
 
 # -- inputs ----------------------------------------------------------------------------------
 def load_items(session: Session) -> list[Item] | None:
-    """Resources from ``-f``, resolved to kinds; None when empty and ``--skip-empty``.
+    """Resources from ``-f``, resolved to kinds and decoded strictly (calicoctl's decoder:
+    every document, before anything is sent); None when empty and ``--skip-empty``.
     Raises CommandError (nothing has been sent yet)."""
     args = session.args
     schemas: dict[str, dict] | None = None
+
+    def decoded(doc: Any) -> Any:
+        nonlocal schemas
+        if schemas is None:
+            schemas = decode.schemas(session.client)
+        try:
+            data = json.loads(json.dumps(doc, default=_yaml_only))
+        except (TypeError, ValueError) as exc:
+            raise manifests.ManifestError(f"unsupported YAML value: {exc}") from None
+        return decode.document(data, schemas)
+
     items = []
     try:
         for res in manifests.load(args.get("filename"), recursive=args.flag("recursive"),
-                                  kinds=lambda: [k.kind for k in session.client.kinds()]):
-            if schemas is None:
-                schemas = decode.schemas(session.client)
+                                  kinds=lambda: [k.kind for k in session.client.kinds()],
+                                  decode=decoded):
             kind = next(k for k in session.client.kinds() if k.kind == res.obj["kind"])
-            obj = decode.decode(json.loads(json.dumps(res.obj)), schemas.get(kind.kind))
+            obj = res.obj
             if not isinstance(obj.get("metadata"), dict):
                 obj["metadata"] = {}
             items.append(Item(kind, obj))
@@ -148,8 +159,18 @@ def load_items(session: Session) -> list[Item] | None:
             return None
         raise CommandError(str(exc)) from None
     except (manifests.ManifestError, decode.DecodeError) as exc:
-        raise CommandError(f"failed to execute command: {exc}") from None
+        raise CommandError(massage(f"failed to execute command: {exc}")) from None
     return items
+
+
+def _yaml_only(value: Any) -> Any:
+    """YAML values JSON has no type for, as Go's yaml.v2 reads them: ``!!binary`` is the
+    decoded text, a ``!!set`` a map of nulls."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset)):
+        return dict.fromkeys(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 def namespace_problem(item: Item, cli_namespace: str) -> str:

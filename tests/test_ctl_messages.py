@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ctl.client import error_from_status
-from ctl.messages import describe, validation_text
+from ctl.messages import describe, massage, validation_text
 
 POLICY = {"spec": {"ingress": [{"action": "Jump", "destination": {"ports": ["0:65535"]}}],
                    "cidr": "fd5f::1/123", "peerIP": "badpeerIP"}}
@@ -42,3 +42,16 @@ def test_several_fields_and_status_reasons():
                "details": {"causes": [{"field": "spec.bogus", "reason": "FieldUnknown"}]}}
     assert describe(error_from_status(unknown, 400), "Tier", "t") == \
         "field in document is not recognized or is in the wrong location: bogus"
+
+
+@pytest.mark.parametrize("text, printed", [
+    ('failed to execute command: error unmarshaling JSON: while decoding JSON: json: unknown '
+     'field "xyz"', "field in document is not recognized or is in the wrong location: xyz"),
+    ("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go "
+     "value of type bool", "cannot unmarshal string into Go value of type bool"),
+    ("failed to execute command: error unmarshaling JSON: while decoding JSON: json: cannot "
+     "unmarshal", "failed to execute command: error unmarshaling JSON: while decoding JSON: "
+     "json: cannot unmarshal"),
+])
+def test_massage_is_calicoctls_massage_error(text, printed):
+    assert massage(text) == printed

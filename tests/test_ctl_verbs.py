@@ -106,14 +106,96 @@ def test_partial_success_lines(run, tmp_path):
     assert r.stderr.startswith("failed to apply any 'IPPool' resources: [error with field")
 
 
-def test_strict_fields_and_server_fields_are_stripped(run, tmp_path):
-    r = run("create", "-f", manifest(tmp_path, POOL.replace("  cidr:", "  bogus: 1\n  cidr:")))
-    assert r.stderr == ("failed to create 'IPPool' resource: [field in document is not "
-                        "recognized or is in the wrong location: bogus]\n")
+def test_server_owned_metadata_is_accepted_and_stripped(run, tmp_path):
     exported = POOL.replace("  name: pool1", "  name: pool1\n  uid: abc\n  resourceVersion: '7'"
-                            "\n  creationTimestamp: '2020-01-01T00:00:00Z'")
+                            "\n  creationTimestamp: '2020-01-01T00:00:00Z'\n  selfLink: /x"
+                            "\n  generation: 3\n  finalizers: [f]")
     r = run("create", "-f", manifest(tmp_path, exported, "exported.yaml"))
     assert r.code == 0, r
+    meta = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml").stdout)["metadata"]
+    assert meta["uid"] != "abc" and "selfLink" not in meta and "finalizers" not in meta
+
+
+UNKNOWN = "field in document is not recognized or is in the wrong location: {}\n"
+DECODE = "failed to execute command: error unmarshaling JSON: while decoding JSON: {}\n"
+
+
+@pytest.mark.parametrize("third, stderr", [
+    (NETSET.format(ns="default").replace("  nets:", "  xyz: 1\n  nets:"), UNKNOWN.format("xyz")),
+    (NETSET.format(ns="default").replace("  labels:", "  colour: red\n  labels:"),
+     UNKNOWN.format("colour")),
+    (NETSET.format(ns="default").replace("spec:", "extra: 1\nspec:"), UNKNOWN.format("extra")),
+    ("apiVersion: projectcalico.org/v3\nkind: IPPoolList\nmetadata: {continue: '', x: 1}\n"
+     "items: []\n", UNKNOWN.format("x")),
+    ("- " + NETSET.format(ns="default").replace("\n", "\n  ").replace("  nets:", "  bogus: 1\n"
+                                                                       "    nets:"),
+     UNKNOWN.format("bogus")),
+    (NETSET.format(ns="default").replace("[10.0.0.0/24]", "10.0.0.0/24"),
+     DECODE.format("json: cannot unmarshal string into Go struct field "
+                   "NetworkSetSpec.spec.nets of type []interface {}")),
+])
+def test_a_document_that_does_not_decode_stops_everything(run, tmp_path, third, stderr):
+    """calicoctl decodes every document strictly before sending anything: an unknown field
+    anywhere (spec, metadata, top level, a list's metadata, a sequence) or a wrong type in
+    the third document applies nothing, and the error is calicoctl's one line."""
+    f = manifest(tmp_path, "---\n".join([POOL, POOL2, third]))
+    for verb in ("apply", "create", "replace", "delete", "validate"):
+        r = run(verb, "-f", f)
+        assert (r.code, r.stdout, r.stderr) == (1, "", stderr), verb
+    assert json.loads(run("get", "ippool", "-o", "json").stdout)["items"] == []
+
+
+def test_yaml_binary_and_sets_are_read_as_go_reads_them(run, tmp_path):
+    text = POOL.replace("  name: pool1", "  name: pool1\n  labels: {a: !!binary aGVsbG8=}")
+    r = run("apply", "-f", manifest(tmp_path, text))
+    assert (r.code, r.stderr) == (0, "")
+    r = run("apply", "-f", manifest(tmp_path, text.replace("{a:", "{b: !!set {x}, a:"), "s.yaml"))
+    assert r.stderr == ("failed to execute command: error unmarshaling JSON: while decoding "
+                        "JSON: json: cannot unmarshal object into Go struct field "
+                        "ObjectMeta.metadata.labels of type string\n")
+    meta = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml").stdout)["metadata"]
+    assert meta["labels"] == {"a": "hello"}
+    r = run("apply", "-f", manifest(tmp_path, POOL.replace("name: pool1", "name: pool1\n  "
+                                                           "annotations: {? !!binary eA==: 1}"),
+                                    "key.yaml"))
+    assert r.code == 1 and r.stderr.startswith("failed to execute command: unsupported YAML")
+
+
+def test_decoding_errors_are_the_first_go_meets(run, tmp_path):
+    """Per document: keys in sorted order, an unknown field or a type mismatch remembered
+    (the first wins), a numorstring error at once; documents in order, so an earlier
+    document's error beats a later document's broken YAML."""
+    spec = "spec:\n  cidr: 10.0.1.0/24\n"
+    pool = "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\n"
+    for extra, stderr in [
+        ("  aaa: 1\n  disabled: 'no'\n", UNKNOWN.format("aaa")),
+        ("  zzz: 1\n  disabled: 'no'\n",
+         DECODE.format("json: cannot unmarshal string into Go struct field "
+                       "IPPoolSpec.spec.disabled of type bool")),
+        ("  Disabled: true\n  NATOutgoing: true\n", ""),
+    ]:
+        r = run("validate", "-f", manifest(tmp_path, pool + spec + extra))
+        assert r.stderr == stderr, extra
+    peer = ("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: {name: b}\n"
+            "spec: {aaa: 1, asNumber: AS1}\n")
+    assert run("apply", "-f", manifest(tmp_path, peer)).stderr == \
+        DECODE.format("invalid AS Number format (AS1)")
+    two = pool + spec + "  bogus: 1\n---\nkind: [\n"
+    assert run("apply", "-f", manifest(tmp_path, two)).stderr == UNKNOWN.format("bogus")
+
+
+def test_scalars_for_string_fields_become_strings_outside_sequences(run, tmp_path):
+    """sigs.k8s.io/yaml converts YAML numbers and booleans for Go string fields (labels are
+    map[string]string), except in a YAML sequence of resources."""
+    labelled = POOL.replace("  name: pool1", "  name: pool1\n  labels: {v: 1.10, b: yes, n: 7}")
+    assert run("apply", "-f", manifest(tmp_path, labelled)).code == 0
+    labels = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml").stdout)["metadata"][
+        "labels"]
+    assert labels == {"v": "1.1", "b": "true", "n": "7"}
+    sequence = "- " + labelled.replace("\n", "\n  ")
+    r = run("apply", "-f", manifest(tmp_path, sequence, "seq.yaml"))
+    assert r.stderr == DECODE.format("json: cannot unmarshal bool into Go struct field "
+                                     "ObjectMeta.metadata.labels of type string")
 
 
 def test_dry_run_writes_nothing(run, tmp_path):
