@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from .cli import UsageError
-from .client import ApiError, CtlError, KindInfo, NotFound
+from .client import ApiError, BadRequest, CtlError, KindInfo, NotFound
 from .messages import describe
 from .verbs import (CommandError, Item, Session, describe_error, err, load_items,
                     namespace_problem, out, quoted, run_items, single_kind)
@@ -126,11 +126,26 @@ def run_patch(session: Session) -> int:
         session.client.patch(kind, name, namespace, document, patch_type,
                              dry_run=args.flag("dry-run"))
     except ApiError as exc:
-        cause = describe_error(exc, kind, name, namespace, verb="patch")
-        raise CommandError(f"hit error: {cause}") from None
+        # A merge patch holds the new value of every field it sets (named in field errors).
+        patched = document if patch_type != "json" and isinstance(document, dict) else None
+        raise CommandError(_patch_failure(exc, kind, name, namespace, patched)) from None
     out(f"Successfully patched 1 '{kind.kind}' resource"
         f"{' (dry run)' if args.flag('dry-run') else ''}\n")
     return 0
+
+
+def _patch_failure(exc: ApiError, kind: KindInfo, name: str, namespace: str | None,
+                   patched: dict | None) -> str:
+    """calicoctl's words for a failed patch (resourcemgr.Patch: get, patch, decode the patched
+    object strictly, update): the get's error as it is, an unknown field in the patched object
+    as massageError prints it (one plain line), a patch that does not apply as it is, and the
+    update's error after ``updating existing resource:``."""
+    cause = describe_error(exc, kind, name, namespace, patched, verb="patch")
+    if isinstance(exc, NotFound) or (isinstance(exc, BadRequest) and not exc.causes):
+        return f"hit error: {cause}"
+    if any(c.get("reason") == "FieldUnknown" for c in exc.causes):
+        return cause
+    return f"hit error: updating existing resource: {cause}"
 
 
 # -- label -----------------------------------------------------------------------------------

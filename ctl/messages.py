@@ -59,14 +59,16 @@ def describe(err: CtlError, kind: str, name: str, namespace: str | None = None,
 
 
 _READ_ONLY = {"create": "operation create or apply is not supported on {kind}",
-              "update": "operation apply is not supported on {kind}: resource is readonly",
+              "apply": "operation apply is not supported on {kind}: resource is readonly",
+              "update": "operation apply or replace is not supported on {kind}",
               "delete": "operation delete is not supported on {kind}"}
 
 
 def read_only_refusal(kind: str, operation: str) -> str:
-    """calicoctl's own refusal of ``operation`` (``create``, ``update`` or ``delete``) on a
-    read-only kind: its resource manager answers for ClusterInformation without asking the
-    datastore, naming the kind rather than the object (resourcemgr/clusterinfo.go)."""
+    """calicoctl's own refusal of ``operation`` (``create``, ``apply``, ``update`` or
+    ``delete``) on a read-only kind: its resource manager answers for ClusterInformation
+    without asking the datastore, naming the kind rather than the object (Apply's own check
+    in resourcemgr/resourcemgr.go, the others in resourcemgr/clusterinfo.go)."""
     return _READ_ONLY[operation].format(kind=kind)
 
 

@@ -51,9 +51,10 @@ class Item:
         return describe_error(err, self.kind, self.name, self.namespace, self.obj, verb=verb)
 
 
-# The resource-manager operation behind each verb that writes (apply's create is refused
-# first, so its error is the update's; patch and label are a get and an update).
-_OPERATIONS = {"create": "create", "apply": "update", "replace": "update", "patch": "update",
+# The resource-manager operation behind each verb that writes: apply refuses a read-only
+# kind itself; replace, patch and label end in the kind's update; create and delete are the
+# kind's own.
+_OPERATIONS = {"create": "create", "apply": "apply", "replace": "update", "patch": "update",
                "label": "update", "delete": "delete"}
 
 

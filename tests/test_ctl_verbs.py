@@ -433,16 +433,17 @@ def test_read_only_cluster_information_is_refused_in_calicoctls_words(run, tmp_p
     f = manifest(tmp_path, "apiVersion: projectcalico.org/v3\nkind: ClusterInformation\n"
                            "metadata: {name: default}\nspec: {clusterGUID: g}\n")
     readonly = "operation apply is not supported on ClusterInformation: resource is readonly"
+    update = "operation apply or replace is not supported on ClusterInformation"
     for args, stderr in [
         (("create", "-f", f), "failed to create 'ClusterInformation' resource: [operation "
                               "create or apply is not supported on ClusterInformation]\n"),
         (("apply", "-f", f), f"failed to apply 'ClusterInformation' resource: [{readonly}]\n"),
-        (("replace", "-f", f), f"hit error: {readonly}\n"),
+        (("replace", "-f", f), f"hit error: {update}\n"),
         (("delete", "clusterinfo", "default"), "Failed to delete 'ClusterInformation' resource: "
                                                "operation delete is not supported on "
                                                "ClusterInformation\n\n"),
         (("patch", "clusterinfo", "default", "-p", '{"spec":{"clusterType":"x"}}'),
-         f"hit error: {readonly}\n"),
+         f"hit error: updating existing resource: {update}\n"),
     ]:
         r = run(*args)
         assert (r.code, r.stderr) == (1, stderr), args
@@ -515,6 +516,29 @@ def test_label_by_selector(run, tmp_path):
 
 
 # -- validate, diff, version, completion, help ----------------------------------------------
+def test_patch_failures_in_calicoctls_words(run, tmp_path):
+    """resourcemgr.Patch: the get's error as it is, an unknown field in the patched object as
+    one plain line (massageError), the update's errors after 'updating existing resource:'."""
+    run("create", "-f", manifest(tmp_path, POOL))
+    for args, stderr in [
+        (("ippool", "nosuch", "-p", '{"spec":{}}'),
+         "hit error: resource does not exist: IPPool(nosuch) with error: <nil>\n"),
+        (("ippool", "pool1", "-p", '{"spec":{"bogus":1}}'), UNKNOWN.format("bogus")),
+        (("ippool", "pool1", "-p", '{"spec":{"cidr":"10.0.1.0/33"}}'),
+         "hit error: updating existing resource: error with field IPPool.Spec.CIDR = "
+         "'10.0.1.0/33' ("),
+        (("ippool", "pool1", "-p", '{"metadata":{"resourceVersion":"1"},"spec":{}}'),
+         "hit error: updating existing resource: update conflict: IPPool(pool1)\n"),
+        (("ippool", "pool1", "-t", "json", "-p", '[{"op":"remove","path":"/spec/nosuch"}]'),
+         "hit error: the JSON patch does not apply: "),
+    ]:
+        r = run("patch", *args)
+        assert (r.code, r.stdout) == (1, ""), args
+        assert r.stderr.startswith(stderr), (args, r.stderr)
+    spec = yaml.safe_load(run("get", "ippool", "pool1", "-o", "yaml").stdout)["spec"]
+    assert spec["cidr"] == "10.0.1.0/24" and "bogus" not in spec
+
+
 def test_validate_is_a_server_side_dry_run(run, tmp_path):
     good = manifest(tmp_path, POOL)
     assert run("validate", "-f", good).stdout == "Successfully validated 1 'IPPool' resource(s)\n"
