@@ -539,6 +539,23 @@ def test_patch_failures_in_calicoctls_words(run, tmp_path):
     assert spec["cidr"] == "10.0.1.0/24" and "bogus" not in spec
 
 
+def test_validate_of_a_read_only_kind_decodes_it_only(run, tmp_path):
+    """The server refuses every write of ClusterInformation, dry runs too; calicoctl's
+    offline validate accepts a well-formed one, and ctl checks it as calicoctl decodes it."""
+    info = ("apiVersion: projectcalico.org/v3\nkind: ClusterInformation\n"
+            "metadata: {name: default}\nspec: {clusterGUID: g, datastoreReady: true}\n")
+    r = run("validate", "-f", manifest(tmp_path, info))
+    assert (r.code, r.stdout, r.stderr) == (
+        0, "Successfully validated 1 'ClusterInformation' resource(s)\n", "")
+    r = run("validate", "-f", manifest(tmp_path, info.replace("g,", "g, colour: red,"), "x.yaml"))
+    assert (r.code, r.stderr) == (1, UNKNOWN.format("colour"))
+    r = run("validate", "-f", manifest(tmp_path, info.replace("true", "'yes'"), "y.yaml"))
+    assert r.stderr == DECODE.format("json: cannot unmarshal string into Go struct field "
+                                     "ClusterInformationSpec.spec.datastoreReady of type bool")
+    assert yaml.safe_load(run("get", "clusterinfo", "default", "-o", "yaml").stdout)[
+        "spec"]["clusterGUID"] != "g"
+
+
 def test_validate_is_a_server_side_dry_run(run, tmp_path):
     good = manifest(tmp_path, POOL)
     assert run("validate", "-f", good).stdout == "Successfully validated 1 'IPPool' resource(s)\n"
