@@ -1,12 +1,17 @@
 """Federation end to end: three real clusters on loopback (3 etcds + 3 apiserver processes,
 tokens with the calico:federation role, a full mesh of RemoteClusterConfigurations).
+cluster-b's apiserver reaches its etcd through a TCP proxy that a test can cut.
 
 Convergence is awaited by polling with a deadline; nothing here asserts on timing."""
 from __future__ import annotations
 
+import asyncio
+import datetime
+import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,7 +19,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from conftest import GROUP, gns, netset, ApiserverProcess, _tmp_root, etcdctl
+from conftest import GROUP, gns, netset, ApiserverProcess, TcpProxy, _tmp_root, etcdctl
 from apiserver.storage.embedded import EmbeddedEtcd
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
@@ -42,11 +47,39 @@ def eventually(check: Callable[[], object], *, timeout: float = DEADLINE,
         time.sleep(0.1)
 
 
+class Relay:
+    """conftest's TcpProxy, run on an event loop of its own thread for these synchronous tests:
+    an etcd the apiserver cannot reach (``cut``) while the test still can."""
+
+    def __init__(self, etcd_endpoint: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.proxy = TcpProxy(etcd_endpoint.split("//", 1)[-1])
+        self._run(self.proxy.start())
+        self.endpoint = self.proxy.endpoint
+
+    def _run(self, coro) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    async def _call(self, fn) -> None:
+        fn()
+
+    def cut(self) -> None:
+        self._run(self._call(self.proxy.cut))
+
+    def restore(self) -> None:
+        self._run(self._call(self.proxy.restore))
+
+    def stop(self) -> None:
+        self._run(self.proxy.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 class Cluster:
     """One cluster: its own etcd and apiserver process, an admin token and a federation
-    token for its peers."""
+    token for its peers. With ``relay`` its apiserver reaches etcd through a Relay."""
 
-    def __init__(self, name: str, root: Path, *extra: str) -> None:
+    def __init__(self, name: str, root: Path, *extra: str, relay: bool = False) -> None:
         self.name, self.root = name, root / name
         self.root.mkdir(parents=True)
         self.etcd = EmbeddedEtcd(self.root / "etcd", name=name.replace("-", ""))
@@ -59,12 +92,17 @@ class Cluster:
         self.peer_token_file.write_text(self.fed_token + "\n")
         self.extra = extra
         self.api: ApiserverProcess | None = None
+        self.relay: Relay | None = None
+        self._relayed = relay
 
     def start_etcd(self) -> None:
         self.etcd.start()
+        if self._relayed:
+            self.relay = Relay(self.etcd.endpoint)
 
     def start_api(self, *, port: int | None = None) -> None:
-        self.api = ApiserverProcess(self.etcd.endpoint, "--cluster-name", self.name,
+        endpoint = self.relay.endpoint if self.relay else self.etcd.endpoint
+        self.api = ApiserverProcess(endpoint, "--cluster-name", self.name,
                                     "--token-auth-file", str(self.token_file), *self.extra,
                                     port=port or (self.api.port if self.api else None))
         self.api.start(wait=False)
@@ -87,6 +125,8 @@ class Cluster:
     def stop(self) -> None:
         if self.api:
             self.api.stop()
+        if self.relay:
+            self.relay.stop()
         self.etcd.stop()
 
     # -- helpers -----------------------------------------------------------------------------
@@ -123,6 +163,17 @@ class Cluster:
     def local(self, plural: str) -> dict[str, dict]:
         return {_ident(o): o["spec"] for o in self.items(plural)
                 if CLUSTER_LABEL not in (o["metadata"].get("labels") or {})}
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The value of the series ``name`` whose labels include ``labels``."""
+        with self.client() as c:
+            text = c.get("/metrics").text
+        for line in text.splitlines():
+            if line.startswith(name + "{"):
+                found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+                if labels.items() <= found.items():
+                    return float(line.rsplit(" ", 1)[1])
+        return None
 
     def rcc_status(self, peer: str) -> dict:
         with self.client() as c:
@@ -169,7 +220,7 @@ def converged(dst: Cluster, src: Cluster) -> Callable[[], bool]:
 def mesh():
     """Three clusters, full mesh of RCCs."""
     root = Path(tempfile.mkdtemp(prefix="federation-", dir=_tmp_root()))
-    clusters = [Cluster(n, root) for n in NAMES]
+    clusters = [Cluster(n, root, relay=n == "cluster-b") for n in NAMES]
     try:
         for c in clusters:
             c.start_etcd()
@@ -291,6 +342,39 @@ def test_metrics_need_authentication(mesh):
     assert "calico_federation_lag_seconds" in text and "calico_federation_full_resyncs_total" in text
 
 
+def test_status_and_metrics_report_what_is_mirrored(mesh):
+    a, b = mesh["cluster-a"], mesh["cluster-b"]
+    started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    series = {"peer": "cluster-b", "kind": "GlobalNetworkSet"}
+    eventually(converged(a, b), what="quiet to begin with")
+    applied = a.metric("calico_federation_events_applied_total", **series)
+    b.apply(gns("counted-1", ["10.81.0.0/24"]))
+    b.apply(gns("counted-2", ["10.82.0.0/24"]))
+    b.apply(gns("counted-1", ["10.81.1.0/24"]))
+    r = b.delete("globalnetworksets", "counted-2")
+    assert r.status_code == 200, r.text
+    last_change = int(r.json()["metadata"]["resourceVersion"])
+    eventually(converged(a, b), what="the changes propagate")
+    sets, netsets = len(b.local("globalnetworksets")), len(b.local("networksets"))
+
+    def reported() -> bool:
+        st = a.rcc_status("cluster-b")
+        assert st["state"] == "InSync" and st["objects"] == sets + netsets, st
+        assert int(st["peerRevision"]) >= last_change, st
+        synced = datetime.datetime.strptime(st["lastSyncTime"], "%Y-%m-%dT%H:%M:%SZ") \
+            .replace(tzinfo=datetime.timezone.utc)
+        assert started <= synced <= datetime.datetime.now(datetime.timezone.utc), st
+        assert a.metric("calico_federation_objects", **series) == sets
+        assert a.metric("calico_federation_objects", peer="cluster-b",
+                        kind="NetworkSet") == netsets
+        assert a.metric("calico_federation_events_applied_total", **series) == applied + 4
+        assert a.metric("calico_federation_lag_revisions", **series) == 0
+        return True
+    eventually(reported, what="status and metrics report the mirrored state")
+    b.delete("globalnetworksets", "counted-1")
+    eventually(converged(a, b), what="cleanup")
+
+
 def test_peer_restart_with_offline_changes_converges(mesh):
     a, b = mesh["cluster-a"], mesh["cluster-b"]
     for i in range(5):
@@ -321,21 +405,32 @@ def test_peer_restart_with_offline_changes_converges(mesh):
 
 
 def test_compaction_past_the_mirrored_revision_relists(mesh):
+    """B's apiserver stays up while its etcd, cut off from it, changes and is compacted past
+    every revision B (and so A) has seen: B's watch cache must relist, which ends A's watch of B
+    with a 410, so A must relist (not merely resume) and converge."""
     a, b = mesh["cluster-a"], mesh["cluster-b"]
-    b.api.stop()
-    eventually(lambda: a.rcc_status("cluster-b").get("state") == "Failed", what="B seen down")
-    ep = b.etcd.endpoint
-    raw = etcdctl(ep, "get", "--print-value-only",
-                  "/calico/resources/v3/projectcalico.org/globalnetworksets/keep-1").strip()
+    b.apply(gns("churn", ["10.77.0.0/24"]))
+    b.apply(gns("doomed", ["10.78.0.0/24"]))
+    eventually(converged(a, b), what="initial")
+    series = {"peer": "cluster-b", "kind": "GlobalNetworkSet"}
+    resyncs = a.metric("calico_federation_full_resyncs_total", **series)
+    b.relay.cut()
+    ep, prefix = b.etcd.endpoint, "/calico/resources/v3/projectcalico.org/globalnetworksets"
+    raw = etcdctl(ep, "get", "--print-value-only", f"{prefix}/churn").strip()
     for i in range(20):
-        etcdctl(ep, "put", "/calico/resources/v3/projectcalico.org/globalnetworksets/churn",
-                raw.replace("keep-1", "churn").replace("10.100.1.0/24", f"10.77.{i}.0/24"))
-    etcdctl(ep, "del", "/calico/resources/v3/projectcalico.org/globalnetworksets/keep-3")
+        etcdctl(ep, "put", f"{prefix}/churn", raw.replace("10.77.0.0/24", f"10.77.{i}.0/24"))
+    etcdctl(ep, "del", f"{prefix}/doomed")
     rev = int(etcdctl(ep, "endpoint", "status", "-w", "json").split('"revision":')[1].split(",")[0])
     etcdctl(ep, "compact", str(rev))
-    b.start_api()
+    b.relay.restore()
     eventually(converged(a, b), what="A relists after compaction")
-    assert a.copies("globalnetworksets", "cluster-b")["cluster-b.churn"]["nets"] == ["10.77.19.0/24"]
+    got = a.copies("globalnetworksets", "cluster-b")
+    assert got["cluster-b.churn"]["nets"] == ["10.77.19.0/24"] and "cluster-b.doomed" not in got
+    eventually(lambda: a.metric("calico_federation_full_resyncs_total", **series) > resyncs,
+               what="A counted a full resync")
+    assert b.api.proc.poll() is None, "B's apiserver stayed up throughout"
+    b.delete("globalnetworksets", "churn")
+    eventually(converged(a, b), what="cleanup")
 
 
 def test_restart_of_the_importer_keeps_exact_copies(mesh):
