@@ -335,7 +335,8 @@ def test_metrics_need_authentication(mesh):
     a = mesh["cluster-a"]
     assert httpx.get(a.url + "/metrics").status_code == 401
     with a.client(a.fed_token) as fed:
-        assert fed.get("/metrics").status_code == 403
+        r = fed.get("/metrics")
+        assert r.status_code == 403 and 'cannot get path "/metrics"' in r.json()["message"]
     with a.client() as cl:
         text = cl.get("/metrics").text
     assert 'calico_federation_peer_state{kind="GlobalNetworkSet",peer="cluster-b",state="InSync"} 1.0' in text

@@ -58,5 +58,5 @@ class Federation:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """``/metrics``: readable by admins and viewers when authentication is configured."""
-        request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None)
+        request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None, path=request.path)
         return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
