@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import GROUP, REPO, etcdctl
+from conftest import GROUP, REPO, SHARED, etcdctl
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 
@@ -607,3 +607,44 @@ async def test_unknown_resource_is_404_status(client):
     assert r.status_code == 404 and r.json()["kind"] == "Status"
     r = await client.get("/nowhere")
     assert r.status_code == 404 and r.json()["kind"] == "Status"
+
+
+def _calicoctl_columns() -> list[tuple[str, list[str], list[str]]]:
+    """(kind, ps columns, wide columns) from the calicoctl reference's column table."""
+    reference = SHARED / "reference" / "calicoctl.md"
+    if not reference.exists():
+        return []
+    text = reference.read_text()
+    section = text[text.index("## c. Table columns"):text.index("## d. ")]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")] if line.startswith("| ") else []
+        if len(cells) != 3 or cells[0] in ("Kind", "---"):
+            continue
+        kind = cells[0].replace("[master]", "").replace("*", "").strip()
+        if kind == "IPAMConfiguration":   # calicoctl master only; IPAM's own, not served here
+            continue
+        ps = [w for w in cells[1].split() if w.isupper()]
+        if cells[2].startswith("same"):
+            wide = ps
+        elif cells[2].startswith("+"):
+            wide = ps + [w for w in cells[2].split() if w.isupper()]
+        else:
+            wide = [w for w in cells[2].split("(")[0].split() if w.isupper()]
+        rows.append((kind, ps, wide))
+    return rows
+
+
+@pytest.mark.skipif(not _calicoctl_columns(), reason="../shared/reference is not present")
+@pytest.mark.parametrize("kind,ps,wide", _calicoctl_columns(), ids=[r[0] for r in _calicoctl_columns()])
+async def test_every_kind_table_has_calicoctls_ps_and_wide_columns(client, kind, ps, wide):
+    plural = await plural_of(client, kind)
+    r = await client.get(f"{GROUP}/{plural}",
+                         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    assert r.status_code == 200 and r.json()["kind"] == "Table", r.text
+    cols = [(c["name"], c["priority"]) for c in r.json()["columnDefinitions"]]
+    # a list across namespaces leads with NAMESPACE, as calicoctl's -A does
+    lead = ["NAMESPACE"] if (await client.get(f"{GROUP}/namespaces/default/{plural}")).status_code \
+        == 200 else []
+    assert [n for n, p in cols if p == 0] == lead + ps
+    assert [n for n, _ in cols] == lead + wide
