@@ -21,6 +21,7 @@ import pytest
 
 from conftest import GROUP, gns, netset, ApiserverProcess, TcpProxy, _tmp_root, etcdctl
 from apiserver.storage.embedded import EmbeddedEtcd
+from ctl_harness import ctl
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
 NAMES = ("cluster-a", "cluster-b", "cluster-c")
@@ -372,6 +373,12 @@ def test_status_and_metrics_report_what_is_mirrored(mesh):
         assert a.metric("calico_federation_lag_revisions", **series) == 0
         return True
     eventually(reported, what="status and metrics report the mirrored state")
+    shown = ctl(a.api.url, "get", "rcc", "-o", "wide", env={"CALICO_TOKEN": a.admin_token})
+    assert shown.code == 0, shown.output
+    header, *rows = [line.split() for line in shown.stdout.splitlines() if line.strip()]
+    assert header[:5] == ["NAME", "APISERVER", "STATE", "OBJECTS", "LAG"], header
+    row = next(r for r in rows if r[0] == "cluster-b")
+    assert row[2] == "InSync" and int(row[3]) == sets + netsets, shown.stdout
     b.delete("globalnetworksets", "counted-1")
     eventually(converged(a, b), what="cleanup")
 
