@@ -95,11 +95,34 @@ def test_federation_role_never_sees_mirrored_copies(secured, clean_etcd):
                        json=gns("forged", labels={"federation.projectcalico.org/cluster": "z"}))
         assert r.status_code == 403
     with as_user(secured, "peer") as peer:
-        names = [o["metadata"]["name"] for o in peer.get(f"{GROUP}/globalnetworksets").json()["items"]]
-        assert names == ["local"]
+        listed = peer.get(f"{GROUP}/globalnetworksets").json()
+        assert [o["metadata"]["name"] for o in listed["items"]] == ["local"]
+        paged = peer.get(f"{GROUP}/globalnetworksets?limit=1").json()
+        seen = [o["metadata"]["name"] for o in paged["items"]]
+        while paged["metadata"].get("continue"):
+            paged = peer.get(f"{GROUP}/globalnetworksets?limit=1&continue="
+                             f"{paged['metadata']['continue']}").json()
+            seen += [o["metadata"]["name"] for o in paged["items"]]
+        assert seen == ["local"]
+        table = peer.get(f"{GROUP}/globalnetworksets",
+                         headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()
+        assert [row["cells"][0] for row in table["rows"]] == ["local"]
+        assert peer.get(f"{GROUP}/globalnetworksets/cluster-c.x").status_code == 403
         with peer.stream("GET", f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=1") as resp:
             events = [json.loads(line) for line in resp.iter_lines() if line.strip()]
         assert [e["object"]["metadata"]["name"] for e in events] == ["local"]
+        # changes after a resourceVersion: a copy appearing and going is never shown
+        rv = listed["metadata"]["resourceVersion"]
+        copy_y = gns("cluster-c.y", labels={"federation.projectcalico.org/cluster": "cluster-c"})
+        etcdctl(clean_etcd.endpoint, "put", f"{KEY}/globalnetworksets/cluster-c.y", json.dumps(copy_y))
+        etcdctl(clean_etcd.endpoint, "del", f"{KEY}/globalnetworksets/cluster-c.x")
+        with as_user(secured, "admin") as admin:
+            admin.post(f"{GROUP}/globalnetworksets", json=gns("local-2"))
+        with peer.stream("GET", f"{GROUP}/globalnetworksets?watch=1&resourceVersion={rv}"
+                         "&timeoutSeconds=1") as resp:
+            events = [json.loads(line) for line in resp.iter_lines() if line.strip()]
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == \
+            [("ADDED", "local-2")]
 
 
 def test_tls_serving_with_client_certificates(clean_etcd, tmp_path):
