@@ -3,6 +3,7 @@ subprocess), and an HTTP client. No mocks."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -38,6 +39,18 @@ def netset(ns: str, name: str, nets: list[str], labels: dict | None = None) -> d
     return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkSet",
             "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
             "spec": {"nets": nets}}
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the Prometheus series ``name`` (in exposition ``text``) whose labels
+    include ``labels``; None when absent."""
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series == name or series.startswith(name + "{"):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', series))
+            if labels.items() <= found.items():
+                return float(value)
+    return None
 
 
 def _tmp_root() -> str:

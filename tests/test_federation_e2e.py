@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import re
 import shutil
 import signal
 import tempfile
@@ -19,7 +18,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from conftest import GROUP, gns, netset, ApiserverProcess, TcpProxy, _tmp_root, etcdctl
+from conftest import GROUP, gns, netset, ApiserverProcess, TcpProxy, _tmp_root, etcdctl, metric
 from apiserver.storage.embedded import EmbeddedEtcd
 from ctl_harness import ctl
 
@@ -168,13 +167,7 @@ class Cluster:
     def metric(self, name: str, **labels: str) -> float | None:
         """The value of the series ``name`` whose labels include ``labels``."""
         with self.client() as c:
-            text = c.get("/metrics").text
-        for line in text.splitlines():
-            if line.startswith(name + "{"):
-                found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
-                if labels.items() <= found.items():
-                    return float(line.rsplit(" ", 1)[1])
-        return None
+            return metric(c.get("/metrics").text, name, **labels)
 
     def rcc_status(self, peer: str) -> dict:
         with self.client() as c:

@@ -20,9 +20,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from conftest import GROUP, etcd_process, etcdctl, gns
+from conftest import GROUP, etcd_process, etcdctl, gns, metric
 from test_federation_peers import (FAST, InProcessServer, condition, copies, eventually, post,
-                                   rcc, status)
+                                   rcc, ready_only_after_first_sync, status)
 from apiserver.api import keys
 from apiserver.federation import peer as peer_module
 from apiserver.federation.copies import ORIGIN_REVISION, CopyWriter, make_copy
@@ -262,16 +262,6 @@ async def importer(etcd, **kwargs) -> AsyncIterator[tuple[InProcessServer, httpx
         await server.stop()
 
 
-def metric(text: str, name: str, **labels: str) -> float | None:
-    """The value of the series ``name`` whose labels include ``labels``."""
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
-            if labels.items() <= found.items():
-                return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 async def peer_metric(client: httpx.AsyncClient, name: str, peer: str) -> float | None:
     return metric((await client.get("/metrics")).text, name, peer=peer, kind="GlobalNetworkSet")
 
@@ -348,30 +338,15 @@ async def test_a_killed_and_restarted_replica_takes_its_key_back_and_waits_for_i
         await first.stop()          # its lease outlives it, as a killed process's does
     second = await InProcessServer(clean_etcd.endpoint, port=port, cluster_name="cluster-a",
                                    federation_options=FAST).start(wait=False)
-    try:
-        async with httpx.AsyncClient(base_url=second.url) as c:
-            async def waiting_for_peer() -> bool:
-                r = await c.get("/readyz")
-                return r.status_code == 503 and "first sync of gated" in r.text
-            await eventually(waiting_for_peer, what="the restarted replica leads and waits")
-            gate.set()
-            await eventually(lambda: _ok(c.get("/readyz")), what="ready after the first sync")
+    try:   # the restarted replica leads at once, so readiness waits for the peer
+        await ready_only_after_first_sync(second.url, "gated", gate)
     finally:
         await second.stop()
         await fake.close()
 
 
 async def _is_leader(client: httpx.AsyncClient) -> bool:
-    return metric_plain((await client.get("/metrics")).text, "calico_federation_leader") == 1.0
-
-
-def metric_plain(text: str, name: str) -> float | None:
-    return next((float(line.split()[1]) for line in text.splitlines()
-                 if line.startswith(name + " ")), None)
-
-
-async def _ok(request: Awaitable[httpx.Response]) -> bool:
-    return (await request).status_code == 200
+    return metric((await client.get("/metrics")).text, "calico_federation_leader") == 1.0
 
 
 # -- the watch reader -----------------------------------------------------------------------------

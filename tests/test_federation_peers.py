@@ -265,6 +265,18 @@ async def _ok(request: Awaitable[httpx.Response]) -> bool:
     return (await request).status_code == 200
 
 
+async def ready_only_after_first_sync(url: str, peer: str, gate: asyncio.Event) -> None:
+    """Assert the server at ``url`` is not ready while ``peer`` (held by ``gate``) has not
+    answered its first sync, and is ready once ``gate`` lets it."""
+    async with httpx.AsyncClient(base_url=url) as c:
+        async def waiting_for_peer() -> bool:
+            r = await c.get("/readyz")
+            return r.status_code == 503 and f"first sync of {peer}" in r.text
+        await eventually(waiting_for_peer, what=f"readiness waits for {peer}")
+        gate.set()
+        await eventually(lambda: _ok(c.get("/readyz")), what="ready after the first sync")
+
+
 # -- filters, conflicts, run-time changes -----------------------------------------------------------
 async def test_selector_and_namespace_filters_and_runtime_changes(clusters):
     ca, cb, token_file, _ = clusters
@@ -485,13 +497,7 @@ async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
                                    federation_options=ManagerOptions(status_interval=0.1)
                                    ).start(wait=False)
     try:
-        async with httpx.AsyncClient(base_url=second.url) as c:
-            async def waiting_for_peer() -> bool:
-                r = await c.get("/readyz")
-                return r.status_code == 503 and "first sync of gated" in r.text
-            await eventually(waiting_for_peer, what="readiness waits for the peer")
-            gate.set()
-            await eventually(lambda: _ok(c.get("/readyz")), what="ready after the first sync")
+        await ready_only_after_first_sync(second.url, "gated", gate)
     finally:
         await second.stop()
         await fake.close()
