@@ -321,52 +321,53 @@ def _parse(text: str):
     if not text.startswith("{", i):
         return decoder.decode(text)
     out: dict = {}
-    i = ws(text, i + 1).end()
-    if text.startswith("}", i):
-        i += 1
-    else:
-        while True:
-            key, i = decoder.raw_decode(text, i)
-            if not isinstance(key, str):
-                raise ValueError("an object key is not a string")
-            i = ws(text, i).end()
-            if not text.startswith(":", i):
-                raise ValueError("':' expected")
-            i = ws(text, i + 1).end()
-            if key == "items" and text.startswith("[", i):
-                items: list = []
-                value: object = items
-                i = ws(text, i + 1).end()
-                if text.startswith("]", i):
-                    i += 1
-                else:
-                    while True:
-                        item, i = decoder.raw_decode(text, i)
-                        items.append(item)
-                        if len(items) % ITEMS_PER_STEP == 0:
-                            yield
-                        i = ws(text, i).end()
-                        if text.startswith(",", i):
-                            i = ws(text, i + 1).end()
-                        elif text.startswith("]", i):
-                            i += 1
-                            break
-                        else:
-                            raise ValueError("',' or ']' expected")
-            else:
-                value, i = decoder.raw_decode(text, i)
-            out[key] = value
-            i = ws(text, i).end()
-            if text.startswith(",", i):
-                i = ws(text, i + 1).end()
-            elif text.startswith("}", i):
-                i += 1
-                break
-            else:
-                raise ValueError("',' or '}' expected")
+    i, done = _opened(text, i + 1, "}")
+    while not done:
+        key, i = decoder.raw_decode(text, i)
+        if not isinstance(key, str):
+            raise ValueError("an object key is not a string")
+        i = ws(text, i).end()
+        if not text.startswith(":", i):
+            raise ValueError("':' expected")
+        i = ws(text, i + 1).end()
+        if key == "items" and text.startswith("[", i):
+            out[key], i = yield from _array(decoder, text, i + 1)
+        else:
+            out[key], i = decoder.raw_decode(text, i)
+        i, done = _separated(text, i, "}")
     if ws(text, i).end() != len(text):
         raise ValueError("extra data after the JSON value")
     return out
+
+
+def _array(decoder: json.JSONDecoder, text: str, i: int):
+    """The array whose ``[`` ends before ``i``, and the index after it; yields every
+    ITEMS_PER_STEP items."""
+    items: list = []
+    i, done = _opened(text, i, "]")
+    while not done:
+        item, i = decoder.raw_decode(text, i)
+        items.append(item)
+        if len(items) % ITEMS_PER_STEP == 0:
+            yield
+        i, done = _separated(text, i, "]")
+    return items, i
+
+
+def _opened(text: str, i: int, close: str) -> tuple[int, bool]:
+    """Just inside a container: the index of its first member, or past ``close`` (True)."""
+    i = _WS.match(text, i).end()
+    return (i + 1, True) if text.startswith(close, i) else (i, False)
+
+
+def _separated(text: str, i: int, close: str) -> tuple[int, bool]:
+    """After a member: the index of the next one, or past ``close`` (True)."""
+    i = _WS.match(text, i).end()
+    if text.startswith(",", i):
+        return _WS.match(text, i + 1).end(), False
+    if text.startswith(close, i):
+        return i + 1, True
+    raise ValueError(f"',' or '{close}' expected")
 
 
 def _transport_error(err: httpx.HTTPError) -> PeerError:
