@@ -83,8 +83,8 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def deadline(request: web.Request, handler) -> web.StreamResponse:
-    """Bound every request but a watch (a GET with ``watch``) by ``request_timeout``."""
-    if request.method == "GET" and request.query.get("watch", "").lower() in ("1", "true"):
+    """Bound every request but a watch by ``request_timeout``."""
+    if resources.is_watch(request):
         return await handler(request)
     timeout = request.app[keys.SETTINGS].request_timeout
     try:

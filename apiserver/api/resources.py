@@ -14,7 +14,7 @@ from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, No
 from ..resources.patch import PATCH_TYPES
 from ..resources.store import FEDERATION_LABEL, Actor, ListOptions, ResourceStore
 from . import keys
-from .codec import dumps, read_body, respond
+from .codec import base_type, dumps, read_body, respond
 
 PREFIX = "/apis/projectcalico.org/v3"
 COLLECTION = "/{plural}"
@@ -55,12 +55,18 @@ def _verb(request: web.Request) -> str:
     if request.method in ("GET", "HEAD"):
         if "name" in request.match_info:
             return "get"
-        return "watch" if _flag(request, "watch") else "list"
+        return "watch" if is_watch(request) else "list"
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[request.method]
 
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true")
+
+
+def is_watch(request: web.Request) -> bool:
+    """A watch: a GET with ``watch=true``; it streams until its own timeout (exempt from the
+    request timeout). A HEAD is always answered like the list."""
+    return request.method == "GET" and _flag(request, "watch")
 
 
 def _dry_run(request: web.Request) -> bool:
@@ -130,7 +136,7 @@ def _list_options(request: web.Request) -> ListOptions:
 
 async def list_or_watch(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
-    if _flag(request, "watch"):
+    if is_watch(request):
         keys.authorize(request, "watch", kind)
         return await watch(request, kind, namespace)
     keys.authorize(request, "list", kind)
@@ -165,7 +171,7 @@ async def replace(request: web.Request) -> web.StreamResponse:
 
 async def patch(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
-    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    content_type = base_type(request.headers.get("Content-Type", ""))
     if content_type not in PATCH_TYPES:
         raise UnsupportedMediaType(f"the patch content type {content_type!r} is not supported; "
                                    "use one of " + ", ".join(PATCH_TYPES))
