@@ -22,7 +22,8 @@ from aiohttp.test_utils import TestServer
 
 from conftest import GROUP, etcd_process, etcdctl, gns, metric
 from test_federation_peers import (FAST, InProcessServer, condition, copies, eventually, post,
-                                   rcc, ready_only_after_first_sync, status)
+                                   rcc, ready_only_after_first_sync, start_cluster_b,
+                                   status)
 from apiserver.api import keys
 from apiserver.federation import peer as peer_module
 from apiserver.federation.copies import ORIGIN_REVISION, CopyWriter, make_copy
@@ -656,13 +657,7 @@ def peer_etcd():
 
 async def test_a_relist_compares_with_the_local_state_etcd_has_not_the_cache(
         clean_etcd, peer_etcd, tmp_path):
-    etcdctl(peer_etcd.endpoint, "del", "--prefix", "/calico/")
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text('admin-b,admin,1,"calico:admin"\nfed-b,peer,2,"calico:federation"\n')
-    token_file = tmp_path / "b.token"
-    token_file.write_text("fed-b\n")
-    b = await InProcessServer(peer_etcd.endpoint, cluster_name="cluster-b", federation=False,
-                              token_auth_file=str(tokens)).start(token="admin-b")
+    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     lagging: list[LaggingWatch] = []
 
     def wrap(storage: EtcdStorage) -> LaggingWatch:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Awaitable, Callable
 
 import httpx
@@ -89,17 +90,24 @@ def peer_etcd():
     yield from etcd_process("peer")
 
 
-@pytest.fixture
-async def clusters(clean_etcd, peer_etcd, tmp_path):
-    """(local client, peer client, peer token file, peer server) — cluster-a in process with
-    federation and short deadlines; cluster-b in process with token authentication."""
-    etcdctl(peer_etcd.endpoint, "del", "--prefix", "/calico/")
+async def start_cluster_b(etcd_endpoint: str, tmp_path: Path) -> tuple["InProcessServer", Path]:
+    """cluster-b in process on an emptied etcd, without federation, with token authentication
+    (admin token ``admin-b``); and the file holding its federation token for cluster-a."""
+    etcdctl(etcd_endpoint, "del", "--prefix", "/calico/")
     tokens = tmp_path / "tokens.csv"
     tokens.write_text('admin-b,admin,1,"calico:admin"\nfed-b,peer,2,"calico:federation"\n')
     token_file = tmp_path / "b.token"
     token_file.write_text("fed-b\n")
-    b = await InProcessServer(peer_etcd.endpoint, cluster_name="cluster-b", federation=False,
+    b = await InProcessServer(etcd_endpoint, cluster_name="cluster-b", federation=False,
                               token_auth_file=str(tokens)).start(token="admin-b")
+    return b, token_file
+
+
+@pytest.fixture
+async def clusters(clean_etcd, peer_etcd, tmp_path):
+    """(local client, peer client, peer token file, peer server) — cluster-a in process with
+    federation and short deadlines; cluster-b in process with token authentication."""
+    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
                               federation_options=FAST).start()
     async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
