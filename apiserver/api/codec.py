@@ -15,6 +15,7 @@ JSON = "application/json"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_DEPTH = 64
 LARGE_BODY = 256 * 1024
+INT_RANGE = (-2**63, 2**64)  # int64 and uint64: what Go's decoders accept
 
 
 _YAMLBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster parsing
@@ -56,7 +57,8 @@ def _no_constant(name: str) -> Any:
 
 def _check_shape(value: Any, limit: int = MAX_DEPTH) -> None:
     """Raise BadRequest unless ``value`` is plain JSON data: nesting within ``limit``, string
-    keys, finite numbers, no container reached twice (a YAML alias). Iterative."""
+    keys, text that UTF-8 can carry (no lone surrogates), finite numbers and integers of at
+    most 64 bits, no container reached twice (a YAML alias). Iterative."""
     stack, seen = [(value, 1)], set()
     while stack:
         node, depth = stack.pop()
@@ -71,15 +73,32 @@ def _check_shape(value: Any, limit: int = MAX_DEPTH) -> None:
                 if bad is not None:
                     raise BadRequest(f"the request body has a field name that is not a string: "
                                      f"{bad!r}")
+                for k in node:
+                    _check_text(k)
                 stack.extend((v, depth + 1) for v in node.values())
             else:
                 stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            _check_text(node)
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise BadRequest(f"the request body has {node}, which is not a JSON number")
-        elif not (node is None or isinstance(node, (str, bool, int))):
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not INT_RANGE[0] <= node < INT_RANGE[1]:
+                raise BadRequest("the request body has an integer that does not fit in 64 bits")
+        elif not (node is None or isinstance(node, bool)):
             raise BadRequest(f"the request body has a value of type {type(node).__name__}, "
                              "which JSON cannot carry")
+
+
+def _check_text(text: str) -> None:
+    """BadRequest for text with a lone UTF-16 surrogate (JSON's ``"\\ud800"``), which no
+    UTF-8 encoder, etcd value or Go client can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise BadRequest("the request body has a string with a lone UTF-16 surrogate "
+                         f"(\\u{ord(text[err.start]):04x}), which is not valid Unicode") from None
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
@@ -110,6 +129,8 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise BadRequest(f"the request body is not valid YAML: {err}") from None
     except (RecursionError, MemoryError):
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:   # Python's 4,300-digit limit on integer conversion
+        raise BadRequest("the request body has an integer that does not fit in 64 bits") from None
     _check_shape(value)
     return value
 

@@ -70,11 +70,19 @@ def is_watch(request: web.Request) -> bool:
 
 
 def _dry_run(request: web.Request) -> bool:
-    values = request.query.getall("dryRun", [])
+    return bool(_dry_run_values(request.query.getall("dryRun", [])))
+
+
+def _dry_run_values(values) -> list[str]:
+    """The dryRun values (query or DeleteOptions), each of which must be ``All``."""
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise BadRequest("dryRun must be a list of strings")
     for v in values:
         if v != "All":
             raise BadRequest(f"dryRun must be 'All', not {v!r}")
-    return bool(values)
+    return values
 
 
 def _actor(request: web.Request) -> Actor:
@@ -114,22 +122,41 @@ def _is_copy(obj: dict) -> bool:
     return FEDERATION_LABEL in (obj["metadata"].get("labels") or {})
 
 
+def _integer(request: web.Request, name: str) -> int | None:
+    """A non-negative 64-bit integer query parameter (None when absent or empty)."""
+    text = request.query.get(name, "")
+    if not text:
+        return None
+    if not text.isdigit() or int(text) >= 2**63:
+        raise BadRequest(f"{name} must be a non-negative 64-bit integer, not {text!r}")
+    return int(text)
+
+
+MATCHES = ("NotOlderThan", "Exact")
+
+
 def _list_options(request: web.Request) -> ListOptions:
     q = request.query
-    try:
-        limit = int(q.get("limit") or 0)
-    except ValueError:
-        raise BadRequest(f"limit must be an integer, not {q.get('limit')!r}") from None
-    if not 0 <= limit < 2**63:
-        raise BadRequest(f"limit must be between 0 and {2**63 - 1}, not {limit}")
+    limit = _integer(request, "limit") or 0
+    rv = _integer(request, "resourceVersion")
+    match = q.get("resourceVersionMatch", "")
+    if match and match not in MATCHES:
+        raise BadRequest(f"resourceVersionMatch must be one of {', '.join(MATCHES)}, not "
+                         f"{match!r}")
+    if match and rv is None:
+        raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if match == "Exact" and rv == 0:
+        raise BadRequest("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"")
+    if q.get("continue") and rv:
+        raise BadRequest("specifying resourceVersion is not allowed when using continue")
+    texts = tuple(q.get(p, "") for p in ("labelSelector", "fieldSelector", "selector"))
     try:
         return ListOptions(
-            label_selector=selectors.parse_label_selector(q["labelSelector"])
-            if q.get("labelSelector") else None,
-            field_selector=selectors.parse_field_selector(q["fieldSelector"])
-            if q.get("fieldSelector") else None,
-            selector=selectors.parse(q["selector"]).matches if q.get("selector") else None,
-            limit=limit, continue_token=q.get("continue", ""))
+            label_selector=selectors.parse_label_selector(texts[0]) if texts[0] else None,
+            field_selector=selectors.parse_field_selector(texts[1]) if texts[1] else None,
+            selector=selectors.parse(texts[2]).matches if texts[2] else None,
+            limit=limit, continue_token=q.get("continue", ""), resource_version=rv,
+            exact=match == "Exact", selectors=texts)
     except selectors.SelectorError as err:
         raise BadRequest(f"invalid selector: {err}") from None
 
@@ -187,20 +214,44 @@ async def delete(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
     if request.match_info.get("subresource"):
         raise MethodNotAllowed("the status subresource cannot be deleted")
-    rv = request.query.get("resourceVersion") or None
-    if (await request.read()).strip():
-        options = await _body(request, request.headers.get("Content-Type") or "application/json")
-        preconditions = options.get("preconditions") if isinstance(options, dict) else None
-        if not isinstance(preconditions, (dict, type(None))):
-            raise BadRequest("DeleteOptions.preconditions must be an object")
-        precondition = (preconditions or {}).get("resourceVersion")
-        if not isinstance(precondition, (str, type(None))):
-            raise BadRequest("DeleteOptions.preconditions.resourceVersion must be a string")
-        rv = precondition or rv
-    obj = await _store(request).delete(kind, namespace, request.match_info["name"],
-                                       resource_version=rv, dry_run=_dry_run(request),
-                                       actor=_actor(request))
+    options = await _delete_options(request)
+    preconditions = options.get("preconditions") or {}
+    obj = await _store(request).delete(
+        kind, namespace, request.match_info["name"],
+        resource_version=preconditions.get("resourceVersion")
+        or request.query.get("resourceVersion") or None,
+        uid=preconditions.get("uid") or None,
+        dry_run=_dry_run(request) or bool(_dry_run_values(options.get("dryRun"))),
+        actor=_actor(request))
     return respond(obj)
+
+
+async def _delete_options(request: web.Request) -> dict:
+    """The DeleteOptions a DELETE carries in its body (as kubectl sends them), checked;
+    ``{}`` without a body."""
+    if not (await request.read()).strip():
+        return {}
+    options = await _body(request, request.headers.get("Content-Type") or "application/json")
+    if not isinstance(options, dict):
+        raise BadRequest("the body of a DELETE must be a DeleteOptions object")
+    if options.get("kind", "DeleteOptions") != "DeleteOptions":
+        raise BadRequest(f"the body of a DELETE must be a DeleteOptions object, not "
+                         f"{options.get('kind')!r}")
+    preconditions = options.get("preconditions")
+    if not isinstance(preconditions, (dict, type(None))):
+        raise BadRequest("DeleteOptions.preconditions must be an object")
+    for field in ("uid", "resourceVersion"):
+        if not isinstance((preconditions or {}).get(field), (str, type(None))):
+            raise BadRequest(f"DeleteOptions.preconditions.{field} must be a string")
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise BadRequest("DeleteOptions.propagationPolicy must be Orphan, Background or "
+                         f"Foreground, not {policy!r}")
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise BadRequest("DeleteOptions.gracePeriodSeconds must be an integer")
+    _dry_run_values(options.get("dryRun"))
+    return options
 
 
 # -- watch ----------------------------------------------------------------------------------
@@ -219,10 +270,7 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
                          f"{request.query.get('timeoutSeconds')!r}")
     timeout = min(asked, settings.watch_timeout)
     bookmarks = _flag(request, "allowWatchBookmarks")
-    try:
-        since = int(request.query.get("resourceVersion") or 0)
-    except ValueError:
-        raise BadRequest("resourceVersion must be an integer") from None
+    since = options.resource_version or 0
     async with keys.watch_slot(request):
         cache = store.cache
         await cache.sync()
@@ -279,9 +327,26 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
             if isinstance(sub.error, ApiError):
                 await _write(resp, _error_event(sub.error), settings.watch_write_timeout)
             return
-        if keep(change.entry.obj):
-            await _write(resp, _event(change.type, change.entry.json()),
-                         settings.watch_write_timeout)
+        event = _filtered(change, keep)
+        if event:
+            await _write(resp, event, settings.watch_write_timeout)
+
+
+def _filtered(change, keep) -> bytes | None:
+    """The event a selector watch sees, as Kubernetes reports it: an object that starts
+    matching is ADDED, one that stops matching is DELETED (its last matching state, at the
+    revision of the change), one that matches before and after is MODIFIED."""
+    now = keep(change.entry.obj)
+    if change.type != "MODIFIED":
+        return _event(change.type, change.entry.json()) if now else None
+    before = keep(change.prev.obj) if change.prev is not None else now
+    if now:
+        return _event("MODIFIED" if before else "ADDED", change.entry.json())
+    if not before:
+        return None
+    gone = change.prev.obj
+    return _event("DELETED", dumps({**gone, "metadata": {
+        **gone["metadata"], "resourceVersion": str(change.revision)}}))
 
 
 async def _write(resp: web.StreamResponse, line: bytes, timeout: float) -> None:

@@ -55,6 +55,7 @@ class Change:
     type: str  # ADDED | MODIFIED | DELETED
     entry: Entry
     revision: int
+    prev: Entry | None = None  # the version a MODIFIED replaced (for selector transitions)
 
 
 @dataclass(eq=False)
@@ -213,9 +214,10 @@ class WatchCache:
             entry = self._entry(ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
             if entry is None:
                 return
-            existed = objects.get(ev.kv.key) is not None
+            old = objects.get(ev.kv.key)
             objects[ev.kv.key] = entry
-            change = Change("MODIFIED" if existed else "ADDED", entry, rev)
+            change = Change("ADDED", entry, rev) if old is None else \
+                Change("MODIFIED", entry, rev, old)
         self._history.append(change)
         if len(self._history) == self._history.maxlen:
             self._history_floor = self._history[0].revision - 1
@@ -231,14 +233,15 @@ class WatchCache:
             if not fut.done():
                 fut.set_result(None)
 
-    async def wait_for(self, revision: int) -> None:
-        """Return once the cache reflects ``revision``; ServiceUnavailable after the timeout."""
+    async def wait_for(self, revision: int, timeout: float | None = None) -> None:
+        """Return once the cache reflects ``revision``; ServiceUnavailable after ``timeout``
+        (default: the cache's wait timeout)."""
         if self.revision >= revision:
             return
         fut = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), fut))
         try:
-            await asyncio.wait_for(fut, self._wait_timeout)
+            await asyncio.wait_for(fut, self._wait_timeout if timeout is None else timeout)
         except asyncio.TimeoutError:
             raise ServiceUnavailable(
                 f"the watch cache did not reach revision {revision} in time "

@@ -39,11 +39,12 @@ class ApiError(Exception):
     reason: ClassVar[str] = "InternalError"
 
     def __init__(self, message: str, *, kind: str | None = None, name: str | None = None,
-                 causes: Sequence[Cause] = ()) -> None:
+                 causes: Sequence[Cause] = (), retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.kind, self.name = kind, name
         self.causes = tuple(causes)
+        self.retry_after = retry_after
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -57,6 +58,8 @@ class ApiError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [c.as_dict() for c in self.causes]
+        if self.retry_after is not None:
+            details["retryAfterSeconds"] = self.retry_after
         if details:
             body["details"] = details
         return body

@@ -7,12 +7,10 @@ API errors here and nowhere else.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import datetime
-import json
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
@@ -22,6 +20,7 @@ from ..storage.keys import collection_prefix, object_key, parse_key
 from . import codec, patch as patches
 from .cache import Entry, WatchCache
 from .catalog import API_VERSION, GROUP, Catalog, Kind
+from .continuation import ContinueTokens
 from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Gone,
                      Invalid, MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
 from .errors import TooLarge as TooLargeError
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 FEDERATION_LABEL = "federation.projectcalico.org/cluster"
 SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
 MAX_RETRIES = 200
+PAGE = 500                # keys per etcd range of a paged list
+TOO_LARGE_WAIT = 3.0      # seconds a read waits for a resourceVersion not reached yet
 BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transaction
 BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
 
@@ -69,6 +70,9 @@ class ListOptions:
     selector: Callable[[dict], bool] | None = None
     limit: int = 0
     continue_token: str = ""
+    resource_version: int | None = None  # None: current; 0: any; N: not older than N
+    exact: bool = False                  # resourceVersionMatch=Exact: the state at N
+    selectors: tuple[str, ...] = ()      # the selector texts, which a continue token is bound to
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class ResourceStore:
     def __init__(self, storage: st.Storage, cache: WatchCache, validator: Validator,
                  catalog: Catalog) -> None:
         self.storage, self.cache, self.validator, self.catalog = storage, cache, validator, catalog
+        self.tokens = ContinueTokens(storage)
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
@@ -103,13 +108,38 @@ class ResourceStore:
 
     async def list(self, kind: Kind, namespace: str | None, options: ListOptions,
                    actor: Actor = SYSTEM) -> ListPage:
+        """A list with Kubernetes' resourceVersion semantics: none = the current state (the
+        cache, after catching up with etcd); ``0`` = whatever the cache holds; ``N`` = a state
+        not older than N (waiting briefly for it, then 504 "Too large resource version");
+        ``N`` with ``exact`` = the state at revision N, read from etcd (410 once compacted).
+        Pages (``limit``/``continue``) are read from etcd at one snapshot revision."""
         keep = self.filter_for(options, actor)
-        if options.limit or options.continue_token:
+        rv = options.resource_version
+        if rv:
+            await self._reach(rv)
+        if options.exact or options.limit or options.continue_token:
             return await self._list_page(kind, namespace, options, keep)
-        await self.cache.sync()
+        if rv is None:
+            await self.cache.sync()
+        elif not self.cache.ready.is_set():
+            raise ServiceUnavailable("the watch cache is not primed yet")
         revision = self.cache.revision
         items = [e.obj for e in self.cache.entries(kind, namespace) if keep(e.obj)]
         return ListPage(items + self._virtual(kind, namespace, keep), revision)
+
+    async def _reach(self, revision: int) -> None:
+        """Wait (at most TOO_LARGE_WAIT) for the cache to reach ``revision``; a revision this
+        datastore has not reached by then is kube-apiserver's 504 "Too large resource
+        version", which clients retry."""
+        if not self.cache.ready.is_set():
+            raise ServiceUnavailable("the watch cache is not primed yet")
+        try:
+            await self.cache.wait_for(revision, timeout=TOO_LARGE_WAIT)
+        except ServiceUnavailable:
+            raise Timeout(f"Too large resource version: {revision}, current: "
+                          f"{self.cache.revision}", causes=[Cause(
+                              "", "Too large resource version", "ResourceVersionTooLarge")],
+                          retry_after=1) from None
 
     @staticmethod
     def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[dict]:
@@ -135,22 +165,23 @@ class ResourceStore:
 
     async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
                          keep: Callable[[dict], bool]) -> ListPage:
-        """A page read from etcd at one revision, so every page belongs to one snapshot."""
-        revision, start = _decode_continue(options.continue_token) if options.continue_token \
-            else (0, None)
+        """A page read from etcd at one revision, so every page belongs to one snapshot. The
+        continue token is bound to this list (kind, namespace, selectors)."""
         prefix = collection_prefix(kind.plural, namespace)
-        limit = options.limit or 500
+        scope = "\n".join((kind.plural, namespace or "", *options.selectors))
+        revision = options.resource_version if options.exact else 0
+        start: str | None = None
+        if options.continue_token:
+            revision, start = await self.tokens.decode(scope, prefix, options.continue_token)
+        limit = options.limit or math.inf
         items: list[dict] = []
         more = True
         while more and len(items) < limit:
             try:
                 page = await self.storage.list(prefix, revision=revision, start=start,
-                                               limit=limit - len(items))
-            except st.Compacted:
-                raise Gone("the provided continue parameter is too old to display a consistent "
-                           "list result; start a new list without it") from None
-            except st.Unavailable as err:
-                raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
+                                               limit=min(limit - len(items), PAGE))
+            except st.StorageError as err:
+                raise _storage_error(err, listing=True) from None
             revision = revision or page.revision
             for kv in page.items:
                 parsed = parse_key(kv.key)
@@ -161,7 +192,7 @@ class ResourceStore:
             if page.items:
                 start = page.items[-1].key + "\0"
         if more:
-            return ListPage(items, revision, _encode_continue(revision, start))
+            return ListPage(items, revision, await self.tokens.encode(scope, revision, start))
         items += self._virtual(kind, namespace, keep)
         return ListPage(items, revision)
 
@@ -354,33 +385,48 @@ class ResourceStore:
         return obj
 
     async def delete(self, kind: Kind, namespace: str | None, name: str, *,
-                     resource_version: str | None = None, dry_run: bool = False,
-                     actor: Actor = SYSTEM) -> dict:
+                     resource_version: str | None = None, uid: str | None = None,
+                     dry_run: bool = False, actor: Actor = SYSTEM) -> dict:
+        """Delete, under the preconditions given (resourceVersion, uid: 409 when the object
+        differs). A uid precondition deletes exactly the version it was checked on."""
         self._check_writable("Delete", kind, name, namespace, actor)
         if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
             raise _not_supported("Delete", kind, name, namespace)
-        current = await self._current(kind, name, namespace, resource_version)
-        if current is None:
-            raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
-        if resource_version and resource_version != str(current.revision):
-            raise _conflict(kind, name, namespace, resource_version, current.revision)
-        self._check_owner(kind, None, current.obj, actor)
-        if kind.hooks.check_delete:
-            kind.hooks.check_delete(self.cache, current.obj)
-        if dry_run:
-            return current.obj
-        expect = int(resource_version) if resource_version else 0
-        try:
-            prev = await self.storage.delete(current.key, expect_revision=expect)
-        except st.KeyNotFound:
-            raise NotFound(f"{ident(kind, name, namespace)} not found",
-                           kind=kind.kind, name=name) from None
-        except st.RevisionConflict as err:
-            raise _conflict(kind, name, namespace, resource_version or "", err.current.mod_revision)
-        except st.StorageError as err:
-            raise _storage_error(err) from None
-        await self._caught_up(prev.mod_revision)
-        return codec.decode(kind, prev.value, prev.mod_revision)
+        for _ in range(MAX_RETRIES):
+            current = await self._current(kind, name, namespace, resource_version)
+            if current is None:
+                raise NotFound(f"{ident(kind, name, namespace)} not found",
+                               kind=kind.kind, name=name)
+            if resource_version and resource_version != str(current.revision):
+                raise _conflict(kind, name, namespace, resource_version, current.revision)
+            if uid and uid != current.obj["metadata"].get("uid"):
+                raise Conflict(f"Precondition failed: UID in precondition: {uid}, UID in object "
+                               f"meta: {current.obj['metadata'].get('uid')}",
+                               kind=kind.kind, name=name)
+            self._check_owner(kind, None, current.obj, actor)
+            if kind.hooks.check_delete:
+                kind.hooks.check_delete(self.cache, current.obj)
+            if dry_run:
+                return current.obj
+            expect = int(resource_version) if resource_version else \
+                current.revision if uid else 0
+            try:
+                prev = await self.storage.delete(current.key, expect_revision=expect)
+            except st.KeyNotFound:
+                raise NotFound(f"{ident(kind, name, namespace)} not found",
+                               kind=kind.kind, name=name) from None
+            except st.RevisionConflict as err:
+                if resource_version:
+                    raise _conflict(kind, name, namespace, resource_version,
+                                    err.current.mod_revision) from None
+                await self.cache.wait_for(err.current.mod_revision)
+                continue
+            except st.StorageError as err:
+                raise _storage_error(err) from None
+            await self._caught_up(prev.mod_revision)
+            return codec.decode(kind, prev.value, prev.mod_revision)
+        raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
+                       "concurrent updates", kind=kind.kind, name=name)
 
     # -- pipeline steps --------------------------------------------------------------------
     def _checked_body(self, kind: Kind, namespace: str | None, body: Any) -> dict:
@@ -404,6 +450,7 @@ class ResourceStore:
                           kind=kind.kind, causes=[Cause("metadata.name", "name is required "
                                                         "(generateName is not supported)",
                                                         "FieldValueRequired")])
+        _strip_deletion(kind, meta)
         if kind.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
@@ -505,6 +552,23 @@ class ResourceStore:
                 pass
 
 
+def _strip_deletion(kind: Kind, meta: dict) -> None:
+    """Deletion state is the server's: ``deletionTimestamp`` and
+    ``deletionGracePeriodSeconds`` are dropped from what a client sends (as kube-apiserver
+    does on create), and finalizers, which this server never runs (it deletes at once), are
+    refused rather than stored and silently ignored."""
+    meta.pop("deletionTimestamp", None)
+    meta.pop("deletionGracePeriodSeconds", None)
+    if meta.get("finalizers"):
+        name = meta.get("name")
+        raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: metadata.finalizers: "
+                      "finalizers are not supported: this server deletes objects at once",
+                      kind=kind.kind, name=name, causes=[Cause(
+                          "metadata.finalizers", "finalizers are not supported: this server "
+                          "deletes objects at once", "FieldValueForbidden")])
+    meta.pop("finalizers", None)
+
+
 def _resource_version(kind: Kind, obj: Any) -> str | None:
     """The resourceVersion an object carries (None when absent or empty); BadRequest when it
     is not a string, as Kubernetes' decoding of ObjectMeta refuses."""
@@ -541,19 +605,6 @@ def _decode(kind: Kind, kv: st.KeyValue) -> dict | None:
         return None
 
 
-def _encode_continue(revision: int, start: str) -> str:
-    raw = json.dumps({"rv": revision, "start": start}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise BadRequest("the continue token is not valid") from None
-
-
 def _conflict(kind: Kind, name: str, namespace: str | None, given: str, latest: int) -> Conflict:
     return Conflict(f"Operation cannot be fulfilled on {ident(kind, name, namespace)}: the object "
                     f"has been modified (resourceVersion {given} is out of date, latest is "
@@ -568,7 +619,16 @@ def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None,
                             + (f": {reason}" if reason else ""), kind=kind.kind, name=name)
 
 
-def _storage_error(err: st.StorageError) -> ApiError:
+def _storage_error(err: st.StorageError, *, listing: bool = False) -> ApiError:
+    """The API error for a storage error: the one translation every verb uses."""
+    if isinstance(err, st.Compacted):
+        return Gone("the requested resourceVersion is too old: etcd has compacted it; start a "
+                    "new list without it" if listing else f"{err}")
+    if isinstance(err, st.FutureRevision):
+        return Gone("the requested resourceVersion is newer than the datastore's: it comes from "
+                    "another or an earlier datastore; start a new list without it")
+    if listing and isinstance(err, st.Unavailable):
+        return ServiceUnavailable(f"etcd is unreachable: {err}")
     if isinstance(err, st.TooLarge):
         return TooLargeError(f"the object is too large for the datastore: {err}")
     if isinstance(err, st.Indeterminate):

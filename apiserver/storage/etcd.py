@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import grpc
 from aetcd import rpc
 
-from .interface import (Compacted, Indeterminate, KeyExists, KeyNotFound, KeyValue,
-                        ListResult, RevisionConflict, StorageError, TooLarge, Unavailable,
-                        WatchEvent)
+from .interface import (Compacted, FutureRevision, Indeterminate, KeyExists, KeyNotFound,
+                        KeyValue, ListResult, RevisionConflict, StorageError, TooLarge,
+                        Unavailable, WatchEvent)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def _error(err: grpc.aio.AioRpcError, *, write: bool = False) -> StorageError:
     code, details = err.code(), err.details() or ""
     if "compacted" in details:
         return Compacted(0)
+    if "future revision" in details:
+        return FutureRevision(details)
     if code == grpc.StatusCode.INVALID_ARGUMENT and "too large" in details:
         return TooLarge(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

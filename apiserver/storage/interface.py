@@ -7,6 +7,7 @@ Exception tree (everything a caller needs to handle is a ``StorageError``):
     ├── KeyNotFound        update/delete of an absent key
     ├── RevisionConflict   update/delete whose expected mod_revision is stale (``current`` holds the key)
     ├── Compacted          a read or watch at a revision etcd has compacted away
+    ├── FutureRevision     a read at a revision etcd has not reached (a restored datastore)
     ├── Unavailable        the datastore cannot be reached; the operation was not applied and may be retried
     │   └── Indeterminate  the datastore was lost after a write was sent: it may or may not have been applied
     └── TooLarge           the value is larger than the datastore accepts
@@ -67,6 +68,10 @@ class Compacted(StorageError):
     def __init__(self, compact_revision: int) -> None:
         super().__init__(f"revision compacted (oldest available: {compact_revision})")
         self.compact_revision = compact_revision
+
+
+class FutureRevision(StorageError):
+    pass
 
 
 class Unavailable(StorageError):
