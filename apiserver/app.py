@@ -88,8 +88,9 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     timeout = request.app[keys.SETTINGS].request_timeout
     try:
-        return await asyncio.wait_for(handler(request), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):
+            return await handler(request)
+    except TimeoutError:
         maybe = "" if request.method in ("GET", "HEAD") else \
             "; its write may or may not have been applied: read the object to find out"
         raise errors.Timeout(f"the request did not finish within {timeout:g}s{maybe}") from None

@@ -27,4 +27,5 @@ class Settings:
     bookmark_interval: float = 5.0
     max_watches_per_client: int = 100
     federation: bool = True
+    federation_credentials_dir: str = "/etc/calico/peers"  # the only place RCC file fields may name
     federation_options: object | None = None  # a federation.manager.ManagerOptions

@@ -2,14 +2,17 @@
 subprocess), and an HTTP client. No mocks."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +30,36 @@ from apiserver.storage.etcd import EtcdStorage
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 GROUP = "/apis/projectcalico.org/v3"
+
+
+def _dump_tasks(signum, frame) -> None:
+    """Print every task of the running event loop with its stack: what a hung test waits on
+    (pytest-timeout shows only threads, and the loop's thread just sits in select())."""
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        return
+    print(f"\n+++++ {len(asyncio.all_tasks(loop))} asyncio tasks +++++", file=sys.stderr)
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Ten seconds before pytest-timeout fails a test, dump the event loop's tasks."""
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else \
+        float(item.config.getoption("timeout", None) or item.config.getini("timeout") or 0)
+    timer = None
+    if limit > 20 and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, _dump_tasks)
+        timer = threading.Timer(limit - 10, os.kill, (os.getpid(), signal.SIGUSR1))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def gns(name: str, nets: list[str], labels: dict | None = None) -> dict:
@@ -145,7 +178,6 @@ class running_server:
 
 
 async def _sleep(seconds: float) -> None:
-    import asyncio
     await asyncio.sleep(seconds)
 
 
@@ -170,12 +202,10 @@ class TcpProxy:
         self._server = None
 
     async def start(self) -> "TcpProxy":
-        import asyncio
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         return self
 
     async def _serve(self, reader, writer) -> None:
-        import asyncio
         if not self.open:
             writer.close()
             return

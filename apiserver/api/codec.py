@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 from aiohttp import web
@@ -155,6 +155,31 @@ def dumps(value: Any) -> bytes:
 
 def respond(value: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(value), status=status, content_type=JSON)
+
+
+STREAM_CHUNK = 256 * 1024
+
+
+async def respond_list(request: web.Request, head: dict, items: Iterable[bytes]) -> web.StreamResponse:
+    """``head`` plus an ``items`` array of objects already encoded (the cache keeps each
+    version's JSON), written in chunks as the client takes them: a list never builds its whole
+    body, so concurrent lists of a large collection cost a chunk each, not a copy each."""
+    if request.method == "HEAD":
+        return respond_raw(dumps(head))
+    resp = web.StreamResponse(headers={"Content-Type": JSON})
+    await resp.prepare(request)
+    buf = bytearray(dumps(head)[:-1] + b',"items":[')
+    for i, item in enumerate(items):
+        if i:
+            buf += b","
+        buf += item
+        if len(buf) >= STREAM_CHUNK:
+            await resp.write(bytes(buf))
+            buf.clear()
+    buf += b"]}"
+    await resp.write(bytes(buf))
+    await resp.write_eof()
+    return resp
 
 
 def respond_raw(body: bytes, status: int = 200) -> web.Response:

@@ -14,7 +14,7 @@ from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, No
 from ..resources.patch import PATCH_TYPES
 from ..resources.store import FEDERATION_LABEL, Actor, ListOptions, ResourceStore
 from . import keys
-from .codec import base_type, dumps, read_body, respond
+from .codec import base_type, dumps, read_body, respond, respond_list
 
 PREFIX = "/apis/projectcalico.org/v3"
 COLLECTION = "/{plural}"
@@ -176,8 +176,8 @@ async def list_or_watch(request: web.Request) -> web.StreamResponse:
         body = _table(request, kind, page.items)
         body["metadata"] = meta
         return respond(body)
-    return respond({"apiVersion": API_VERSION, "kind": f"{kind.kind}List", "metadata": meta,
-                    "items": page.items})
+    return await respond_list(request, {"apiVersion": API_VERSION, "kind": f"{kind.kind}List",
+                                        "metadata": meta}, (e.json() for e in page.entries))
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -291,7 +291,7 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
                 await _write(resp, line, settings.watch_write_timeout)
             if sub is not None:
                 await _stream(request, resp, sub, kind, keep, timeout, bookmarks, settings, cache)
-        except (ConnectionResetError, asyncio.TimeoutError, asyncio.CancelledError):
+        except (ConnectionResetError, TimeoutError):   # the client left or stopped reading
             pass
         finally:
             if sub is not None:
@@ -313,9 +313,9 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
         if now >= deadline or request.transport is None or request.transport.is_closing():
             return
         try:
-            change = await asyncio.wait_for(
-                sub.get(), min(deadline, next_bookmark, now + IDLE_CHECK) - now)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(min(deadline, next_bookmark, now + IDLE_CHECK) - now):
+                change = await sub.get()
+        except TimeoutError:
             if loop.time() >= next_bookmark:
                 next_bookmark = loop.time() + settings.bookmark_interval
                 if bookmarks and sub.queue.empty():
@@ -350,7 +350,8 @@ def _filtered(change, keep) -> bytes | None:
 
 
 async def _write(resp: web.StreamResponse, line: bytes, timeout: float) -> None:
-    await asyncio.wait_for(resp.write(line), timeout)
+    async with asyncio.timeout(timeout):
+        await resp.write(line)
 
 
 def _event(type_: str, obj_json: bytes) -> bytes:

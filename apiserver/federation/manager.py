@@ -157,9 +157,9 @@ class FederationManager:
                     await self._reconcile()
                     while True:
                         try:
-                            change = await asyncio.wait_for(sub.get(),
-                                                            self.options.sweep_interval)
-                        except asyncio.TimeoutError:
+                            async with asyncio.timeout(self.options.sweep_interval):
+                                change = await sub.get()
+                        except TimeoutError:
                             self._sweep(self._desired or {})
                             continue
                         if change is None:
@@ -317,8 +317,9 @@ class FederationManager:
         written_at = 0.0
         while True:
             try:
-                await asyncio.wait_for(run.dirty.wait(), self.options.status_refresh)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.options.status_refresh):
+                    await run.dirty.wait()
+            except TimeoutError:
                 pass
             run.dirty.clear()
             entry = self.store.cache.entry(self.rcc, name)

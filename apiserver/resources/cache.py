@@ -50,6 +50,20 @@ class Entry:
         return self._json
 
 
+def make_entry(kind: Kind, key: str, value: bytes, revision: int,
+               create_revision: int) -> Entry | None:
+    """The entry for stored bytes of ``kind`` at ``key``; None when the bytes do not decode or
+    the key's scope is not the kind's (a namespaced key for a cluster-scoped kind)."""
+    parsed = parse_key(key)
+    if parsed is None or bool(parsed[1]) != kind.namespaced:
+        return None
+    try:
+        obj = codec.decode(kind, value, revision)
+    except ValueError:
+        return None
+    return Entry(kind, key, parsed[1], parsed[2], obj, revision, create_revision)
+
+
 @dataclass(slots=True)
 class Change:
     type: str  # ADDED | MODIFIED | DELETED
@@ -176,18 +190,13 @@ class WatchCache:
 
     def _entry(self, key: str, value: bytes, revision: int, create_revision: int) -> Entry | None:
         parsed = parse_key(key)
-        if parsed is None:
+        kind = self.catalog.by_plural.get(parsed[0]) if parsed else None
+        if kind is None:
             return None
-        plural, namespace, name = parsed
-        kind = self.catalog.by_plural.get(plural)
-        if kind is None or bool(namespace) != kind.namespaced:
-            return None
-        try:
-            obj = codec.decode(kind, value, revision)
-        except ValueError:
-            log.warning("watch cache: skipping undecodable value at %s", key)
-            return None
-        return Entry(kind, key, namespace, name, obj, revision, create_revision)
+        entry = make_entry(kind, key, value, revision, create_revision)
+        if entry is None:
+            log.warning("watch cache: skipping undecodable or misplaced value at %s", key)
+        return entry
 
     def _apply(self, events: list[WatchEvent]) -> None:
         """Apply a batch; the revision advances only with events (see the module docstring)."""
@@ -241,8 +250,9 @@ class WatchCache:
         fut = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, next(self._seq), fut))
         try:
-            await asyncio.wait_for(fut, self._wait_timeout if timeout is None else timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self._wait_timeout if timeout is None else timeout):
+                await fut
+        except TimeoutError:
             raise ServiceUnavailable(
                 f"the watch cache did not reach revision {revision} in time "
                 f"(at {self.revision}; etcd: {self.last_error or 'slow'})") from None

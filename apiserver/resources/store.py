@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
 from ..storage import interface as st
-from ..storage.keys import collection_prefix, object_key, parse_key
+from ..storage.keys import collection_prefix, object_key
 from . import codec, patch as patches
-from .cache import Entry, WatchCache
+from .cache import Entry, WatchCache, make_entry
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
 from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Gone,
@@ -34,6 +34,12 @@ PAGE = 500                # keys per etcd range of a paged list
 TOO_LARGE_WAIT = 3.0      # seconds a read waits for a resourceVersion not reached yet
 BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transaction
 BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
+
+
+Admission = Callable[[Kind, "dict | None", "dict | None", "Actor"], None]
+"""A validating admission step, as Kubernetes' admission chain: ``(kind, new, old, actor)``
+after defaulting and validation (``new`` None on delete, ``old`` None on create); raises an
+ApiError to refuse. ``create_app`` registers them (``ResourceStore.admission``)."""
 
 
 class Validator(Protocol):
@@ -77,9 +83,15 @@ class ListOptions:
 
 @dataclass(frozen=True)
 class ListPage:
-    items: list[dict]
+    """A list's entries (each with its object and, cached, its JSON) at one revision."""
+
+    entries: list[Entry]
     revision: int
     continue_token: str = ""
+
+    @property
+    def items(self) -> list[dict]:
+        return [e.obj for e in self.entries]
 
 
 def now() -> str:
@@ -95,6 +107,7 @@ class ResourceStore:
                  catalog: Catalog) -> None:
         self.storage, self.cache, self.validator, self.catalog = storage, cache, validator, catalog
         self.tokens = ContinueTokens(storage)
+        self.admission: list[Admission] = []
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
@@ -124,8 +137,8 @@ class ResourceStore:
         elif not self.cache.ready.is_set():
             raise ServiceUnavailable("the watch cache is not primed yet")
         revision = self.cache.revision
-        items = [e.obj for e in self.cache.entries(kind, namespace) if keep(e.obj)]
-        return ListPage(items + self._virtual(kind, namespace, keep), revision)
+        entries = [e for e in self.cache.entries(kind, namespace) if keep(e.obj)]
+        return ListPage(entries + self._virtual(kind, namespace, keep), revision)
 
     async def _reach(self, revision: int) -> None:
         """Wait (at most TOO_LARGE_WAIT) for the cache to reach ``revision``; a revision this
@@ -142,11 +155,12 @@ class ResourceStore:
                           retry_after=1) from None
 
     @staticmethod
-    def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[dict]:
+    def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[Entry]:
         """The kind's built-in virtual object, when a list should show it (after the stored
         ones, on a list's last page)."""
-        if kind.hooks.virtual and namespace is None and keep(kind.hooks.virtual()):
-            return [kind.hooks.virtual()]
+        obj = kind.hooks.virtual() if kind.hooks.virtual and namespace is None else None
+        if obj is not None and keep(obj):
+            return [Entry(kind, "", None, obj["metadata"]["name"], obj, 0, 0)]
         return []
 
     @staticmethod
@@ -174,7 +188,7 @@ class ResourceStore:
         if options.continue_token:
             revision, start = await self.tokens.decode(scope, prefix, options.continue_token)
         limit = options.limit or math.inf
-        items: list[dict] = []
+        items: list[Entry] = []
         more = True
         while more and len(items) < limit:
             try:
@@ -184,10 +198,9 @@ class ResourceStore:
                 raise _storage_error(err, listing=True) from None
             revision = revision or page.revision
             for kv in page.items:
-                parsed = parse_key(kv.key)
-                obj = _decode(kind, kv) if parsed and bool(parsed[1]) == kind.namespaced else None
-                if obj is not None and keep(obj):
-                    items.append(obj)
+                entry = make_entry(kind, kv.key, kv.value, kv.mod_revision, kv.create_revision)
+                if entry is not None and keep(entry.obj):
+                    items.append(entry)
             more = page.more and bool(page.items)
             if page.items:
                 start = page.items[-1].key + "\0"
@@ -275,6 +288,7 @@ class ResourceStore:
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
         await self._prepare(kind, obj, None)
+        self._admit(kind, obj, None, actor)
         return obj
 
     async def replace(self, kind: Kind, namespace: str | None, name: str, body: Any, *,
@@ -331,6 +345,7 @@ class ResourceStore:
             obj = self._merged(kind, current, new, subresource)
             self._check_owner(kind, obj, current.obj, actor)
             await self._prepare(kind, obj, current.obj)
+            self._admit(kind, obj, current.obj, actor)
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(current.revision)
                 return obj
@@ -406,6 +421,7 @@ class ResourceStore:
             self._check_owner(kind, None, current.obj, actor)
             if kind.hooks.check_delete:
                 kind.hooks.check_delete(self.cache, current.obj)
+            self._admit(kind, None, current.obj, actor)
             if dry_run:
                 return current.obj
             expect = int(resource_version) if resource_version else \
@@ -512,6 +528,10 @@ class ResourceStore:
                 await self.cache.sync()
                 kind.hooks.check(self.cache, obj, old)
 
+    def _admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
+        for admit in self.admission:
+            admit(kind, new, old, actor)
+
     @staticmethod
     def _check_owner(kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
         """Mirrored federation copies are written only by the federation controller."""
@@ -596,13 +616,6 @@ def _chunks(items: list[tuple[int, dict, bytes]]) -> Iterable[list[tuple[int, di
         size += len(item[2])
     if chunk:
         yield chunk
-
-
-def _decode(kind: Kind, kv: st.KeyValue) -> dict | None:
-    try:
-        return codec.decode(kind, kv.value, kv.mod_revision)
-    except ValueError:
-        return None
 
 
 def _conflict(kind: Kind, name: str, namespace: str | None, given: str, latest: int) -> Conflict:
