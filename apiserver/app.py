@@ -5,24 +5,43 @@ import asyncio
 import collections
 import logging
 from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
 
+from . import metrics
 from .api import discovery, keys, resources
 from .api.codec import error_response
+from .api.health import EtcdProbe, Health, Named, cache_alive, cache_check
 from .auth import Authenticator
 from .config import Settings
+from .federation import credentials
+from .federation.ownership import CopyOwnership
 from .federation.service import Federation
-from .resources import errors, hooks
+from .resources import errors
+from .resources.builtins import builtins
 from .resources.cache import WatchCache
 from .resources.catalog import Catalog
 from .resources.store import ResourceStore
 from .resources.validation import Validator
+from .storage.compactor import Compactor
 from .storage.interface import Storage
 
 log = logging.getLogger(__name__)
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _schema_dir() -> Path:
+    """The kinds' JSON Schemas: the top-level ``schemas/`` of a checkout (or editable
+    install), shipped in a wheel as the package data ``apiserver/schemas/``."""
+    here = Path(__file__).resolve().parent
+    return here / "schemas" if (here / "schemas").is_dir() else here.parent / "schemas"
+
+
+SCHEMAS = _schema_dir()
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/api", "/apis",
                         "/apis/projectcalico.org", "/apis/projectcalico.org/v3", "/openapi/v3"})
 
@@ -37,10 +56,21 @@ async def status_errors(request: web.Request, handler) -> web.StreamResponse:
     except asyncio.CancelledError:
         raise
     except Exception as err:   # noqa: BLE001 - rendered as a Status below
-        response = error_response(_api_error(request, err))
+        api_error = _api_error(request, err)
+        response = error_response(api_error)
+        if isinstance(api_error, errors.MethodNotAllowed):
+            response.headers["Allow"] = ", ".join(_allowed(request, err))
         if isinstance(err, RequestPayloadError) or request.can_read_body:
             response.force_close()
         return response
+
+
+def _allowed(request: web.Request, err: Exception) -> list[str]:
+    """The methods the target resource supports: what a 405 lists in ``Allow`` (RFC 9110)."""
+    allowed = resources.allowed_methods(request)
+    if allowed is None and isinstance(err, web.HTTPMethodNotAllowed):
+        allowed = set(err.allowed_methods)
+    return sorted(allowed or ())
 
 
 def _api_error(request: web.Request, err: Exception) -> errors.ApiError:
@@ -51,7 +81,7 @@ def _api_error(request: web.Request, err: Exception) -> errors.ApiError:
         return errors.TooLarge(f"the request body is larger than the limit of {limit} bytes")
     if isinstance(err, web.HTTPMethodNotAllowed):
         return errors.MethodNotAllowed(f"{request.method} is not allowed here; allowed: "
-                                       f"{', '.join(sorted(err.allowed_methods))}")
+                                       f"{', '.join(_allowed(request, err))}")
     if isinstance(err, web.HTTPNotFound):
         return errors.NotFound(f"the server could not find the requested resource ({request.path})")
     if isinstance(err, web.HTTPException):
@@ -96,12 +126,12 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
         raise errors.Timeout(f"the request did not finish within {timeout:g}s{maybe}") from None
 
 
-def create_app(settings: Settings, storage: Storage, *,
-               validator: Validator | None = None) -> web.Application:
+def create_app(settings: Settings, storage: Storage, *, validator: Validator | None = None,
+               catalog: Catalog | None = None) -> web.Application:
     app = web.Application(middlewares=[status_errors, authenticate, deadline],
                           client_max_size=settings.max_request_bytes)
-    catalog = Catalog()
-    validator = validator or Validator(SCHEMAS)
+    catalog = catalog or Catalog()
+    validator = validator or Validator(SCHEMAS, catalog)
     cache = WatchCache(storage, catalog)
     store = ResourceStore(storage, cache, validator, catalog)
     app[keys.SETTINGS] = settings
@@ -111,16 +141,36 @@ def create_app(settings: Settings, storage: Storage, *,
     app[keys.AUTH] = Authenticator(token_file=settings.token_auth_file,
                                    client_certs=bool(settings.client_ca_file))
     app[keys.WATCHES] = collections.Counter()
-    app[keys.READINESS] = [lambda: None if cache.ready.is_set() else "watch cache not primed",
-                           lambda: None if cache.connected else f"etcd: {cache.last_error}"]
+    health = Health()
+    health.live.append(Named("watch-cache", cache_alive(cache)))
+    health.ready += [Named("etcd", EtcdProbe(storage)), Named("watch-cache", cache_check(cache))]
+    app.add_routes(health.routes())
     app.add_routes(discovery.routes())
     app.add_routes(resources.routes())
     app.cleanup_ctx.append(_run_cache)
+    store.admission += [CopyOwnership(), credentials.admission(settings.federation_credentials_dir)]
     federation = Federation(settings, store)
-    app[keys.READINESS].append(federation.not_ready)
-    app.router.add_get("/metrics", federation.metrics)
+    health.ready.append(Named("federation", federation.ready_check))
     app.cleanup_ctx.append(federation.lifecycle)
+    compactor = Compactor(storage, settings.etcd_compaction_interval) \
+        if settings.etcd_compaction_interval > 0 else None
+    if compactor is not None:
+        app.cleanup_ctx.append(_background(compactor.run))
+    app[metrics.METRICS] = metrics.registry()
+    app[metrics.METRICS].register(metrics.StorageCollector(compactor))
+    app[metrics.METRICS].register(federation.collector)
+    app.router.add_get("/metrics", metrics.serve)
     return app
+
+
+def _background(work: Callable[[], Awaitable[None]]):
+    """A cleanup_ctx that runs ``work`` while the application runs."""
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(work(), name=getattr(work, "__qualname__", "background"))
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return lifecycle
 
 
 async def _run_cache(app: web.Application):
@@ -139,9 +189,76 @@ async def _ensure_builtins(store: ResourceStore) -> None:
     while True:
         try:
             await store.cache.ready.wait()
-            await store.ensure(hooks.builtins())
+            await store.ensure(builtins())
             return
-        except errors.ServiceUnavailable as err:
+        except (errors.ServiceUnavailable, errors.Timeout, errors.InsufficientStorage) as err:
             log.warning("built-ins not created yet: %s", err.message)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+# -- the HTTP server -------------------------------------------------------------------------
+MAX_URL_BYTES = 32 * 1024
+"""Longest request line (method, URL, version); longer is 414. Differs from the header limit,
+which is how a parser refusal tells which one was crossed."""
+MAX_HEADER_BYTES = 16 * 1024
+"""Longest header line; longer, or more than aiohttp's 128 header lines, is 431."""
+
+
+def make_runner(app: web.Application, **kwargs) -> web.AppRunner:
+    """The runner that serves ``app`` (``main.serve``; tests pass it to their TestServer):
+    URL and header limits, and requests its HTTP parser refuses answered as a ``Status``."""
+    return _StatusRunner(app, max_line_size=MAX_URL_BYTES, max_field_size=MAX_HEADER_BYTES,
+                         **kwargs)
+
+
+class _StatusRunner(web.AppRunner):
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        return _StatusServer(server.request_handler, request_factory=server.request_factory,
+                             handler_cancellation=server.handler_cancellation,
+                             **server._kwargs)
+
+
+class _StatusServer(Server):
+    def __call__(self) -> RequestHandler:
+        return _StatusRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _StatusRequestHandler(RequestHandler):
+    """Answers a request aiohttp refuses before any middleware runs (an oversize URL or header,
+    bytes that are not HTTP) or that fails outside the middlewares with a ``Status`` like every
+    other error. aiohttp's own answer is plain text quoting up to 100 of the offending bytes,
+    and its log line carries them too: a header may hold a credential."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None
+                     ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response has started: no error can follow it")
+        err = self._refusal(status, exc)
+        if err.code >= 500:
+            log.error("error serving a request from %s", request.remote, exc_info=exc)
+        else:
+            log.debug("refused a request from %s: %s", request.remote, err.message)
+        response = error_response(err)
+        response.force_close()
+        return response
+
+    def _refusal(self, status: int, exc: BaseException | None) -> errors.ApiError:
+        if isinstance(exc, LineTooLong):
+            if exc.args[1] == self.max_line_size:
+                return errors.UriTooLong(f"the request URL is longer than {self.max_line_size} "
+                                         "bytes")
+            return errors.HeadersTooLarge(f"a request header is longer than "
+                                          f"{self.max_field_size} bytes")
+        if isinstance(exc, BadHttpMessage) and exc.message == "Too many headers received":
+            return errors.HeadersTooLarge(f"the request has more than {self.max_headers} "
+                                          "header lines")
+        if status == 504:
+            return errors.Timeout("the request did not finish in time")
+        if status >= 500:
+            return errors.ApiError("internal error; see the server log")
+        return errors.BadRequest(f"the request is not valid HTTP/1.1 ({type(exc).__name__})")

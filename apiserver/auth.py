@@ -1,7 +1,8 @@
 """Who is calling (bearer tokens, client certificates) and what they may do (group roles).
 
 Roles by group: ``calico:admin`` every verb; ``calico:viewer`` get/list/watch;
-``calico:federation`` list/watch of the federated kinds, never seeing mirrored copies.
+``calico:federation`` list/watch of the federated kinds, never seeing mirrored copies, and
+get of the ClusterInformation (whose clusterGUID tells an importer the datastore is new).
 Without any authentication configured every caller is an anonymous admin (the zero-config
 server listens on loopback only).
 """
@@ -46,8 +47,7 @@ def load_tokens(path: str) -> dict[bytes, tuple[str, frozenset[str]]]:
 
 
 def actor_for(user: str, groups: frozenset[str]) -> Actor:
-    return Actor(user, groups=groups,
-                 federation_reader=FEDERATION in groups and ADMIN not in groups)
+    return Actor(user, groups=groups)
 
 
 class Authenticator:
@@ -88,6 +88,9 @@ class Authenticator:
             return
         if FEDERATION in groups and verb in ("list", "watch") and kind is not None \
                 and kind.federated:
+            return
+        if FEDERATION in groups and verb == "get" and kind is not None \
+                and kind.kind == "ClusterInformation":   # its one object: the peer's identity
             return
         if kind is None:
             raise Forbidden(f'user "{actor.user}" cannot {verb} path "{path}"')

@@ -26,6 +26,7 @@ class Settings:
     watch_write_timeout: float = 30.0
     bookmark_interval: float = 5.0
     max_watches_per_client: int = 100
+    etcd_compaction_interval: float = 300.0   # seconds; 0: never (another tool compacts)
     federation: bool = True
     federation_credentials_dir: str = "/etc/calico/peers"  # the only place RCC file fields may name
     federation_options: object | None = None  # a federation.manager.ManagerOptions

@@ -59,7 +59,8 @@ class Apiserver:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{self.port}",
              "--etcd-endpoints", etcd.endpoint, "--cluster-name", name,
-             "--token-auth-file", str(token_file), "--log-level", "warning"],
+             "--token-auth-file", str(token_file), "--federation-credentials-dir", str(root),
+             "--log-level", "warning"],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
     async def ready(self, token: str) -> None:

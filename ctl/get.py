@@ -83,6 +83,8 @@ def _named(session: Session, targets: list[tuple[KindInfo, str, str | None]]) ->
         except ApiError as exc:
             results.errors.append(describe(exc, kind.kind, name, namespace))
             continue
+        if kind.namespaced:
+            table = output.with_namespace_column(table)
         if session.args.flag("export"):
             for row in table.get("rows") or []:
                 row["object"] = _exported(row.get("object") or {})
@@ -94,6 +96,8 @@ def _named(session: Session, targets: list[tuple[KindInfo, str, str | None]]) ->
 def _listed(session: Session, kind: KindInfo, namespace: str | None) -> Results:
     table = session.client.list(kind, namespace, selector=session.args.get("selector"),
                                 table=True)
+    if kind.namespaced:
+        table = output.with_namespace_column(table)
     if kind.kind == "Tier":
         table["rows"] = sorted(table.get("rows") or [], key=_tier_order)
     items = [row.get("object") or {} for row in table.get("rows") or []]

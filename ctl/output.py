@@ -74,6 +74,18 @@ def tabwrite(rows: Sequence[Sequence[str]]) -> str:
                    for row in rows)
 
 
+def with_namespace_column(table: dict) -> dict:
+    """``table`` led by a NAMESPACE column read from each row's object, as kubectl adds one:
+    the server's Tables, like kube-apiserver's, have none."""
+    heading = {"name": "NAMESPACE", "type": "string", "format": "", "description": "",
+               "priority": 0}
+    rows = [{**row, "cells": [((row.get("object") or {}).get("metadata") or {})
+                              .get("namespace", "")] + list(row.get("cells") or [])}
+            for row in table.get("rows") or []]
+    return {**table, "columnDefinitions": [heading] + list(table.get("columnDefinitions") or []),
+            "rows": rows}
+
+
 def select_columns(table: dict, fmt: Format, *, with_namespace: bool) -> list[int]:
     """Indexes of the Table's columns to show. Raises OutputError for an unknown heading."""
     defs = table.get("columnDefinitions") or []

@@ -103,7 +103,9 @@ class Cluster:
     def start_api(self, *, port: int | None = None) -> None:
         endpoint = self.relay.endpoint if self.relay else self.etcd.endpoint
         self.api = ApiserverProcess(endpoint, "--cluster-name", self.name,
-                                    "--token-auth-file", str(self.token_file), *self.extra,
+                                    "--token-auth-file", str(self.token_file),
+                                    "--federation-credentials-dir", str(self.root.parent),
+                                    *self.extra,
                                     port=port or (self.api.port if self.api else None))
         self.api.start(wait=False)
         eventually(self._ready, what=f"{self.name} ready")

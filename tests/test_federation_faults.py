@@ -665,7 +665,8 @@ async def test_a_relist_compares_with_the_local_state_etcd_has_not_the_cache(
         return lagging[0]
     try:
         admin = {"Authorization": "Bearer admin-b"}
-        async with importer(clean_etcd, wrap=wrap) as (_, ca), \
+        async with importer(clean_etcd, wrap=wrap,
+                            federation_credentials_dir=str(tmp_path)) as (_, ca), \
                 httpx.AsyncClient(base_url=b.url, headers=admin) as cb:
             await post(cb, gns("s1", ["10.61.0.0/16"]))
             await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file),

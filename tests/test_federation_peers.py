@@ -109,7 +109,8 @@ async def clusters(clean_etcd, peer_etcd, tmp_path):
     federation and short deadlines; cluster-b in process with token authentication."""
     b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=FAST).start()
+                              federation_options=FAST,
+                              federation_credentials_dir=str(tmp_path)).start()
     async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
             httpx.AsyncClient(base_url=b.url, timeout=10,
                               headers={"Authorization": "Bearer admin-b"}) as cb:
@@ -439,7 +440,8 @@ async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tm
     await b.server.start_server(ssl=ctx, shutdown_timeout=0.5)
     url = f"https://127.0.0.1:{b.port}"
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=FAST).start()
+                              federation_options=FAST,
+                              federation_credentials_dir=str(tmp_path)).start()
     try:
         admin_pem = tmp_path / "admin.pem"
         ca.issue_cert("admin@example.com", common_name="admin", organization_name="calico:admin") \

@@ -21,7 +21,6 @@ STORE = web.AppKey("store", ResourceStore)
 VALIDATOR = web.AppKey("validator", Validator)
 AUTH = web.AppKey("auth", Authenticator)
 WATCHES = web.AppKey("watches", collections.Counter)
-READINESS = web.AppKey("readiness", list)
 ACTOR = web.RequestKey("actor", Actor)
 
 

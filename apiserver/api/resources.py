@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
+import re
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -12,7 +13,7 @@ from ..resources.catalog import API_VERSION, Kind
 from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, NotFound,
                                 UnsupportedMediaType)
 from ..resources.patch import PATCH_TYPES
-from ..resources.store import FEDERATION_LABEL, Actor, ListOptions, ResourceStore
+from ..resources.store import Actor, ListOptions, ResourceStore
 from . import keys
 from .codec import base_type, dumps, read_body, respond, respond_list
 
@@ -48,7 +49,41 @@ def _kind(request: web.Request) -> tuple[Kind, str | None]:
         raise NotFound(f"{kind.kind} has no subresource {sub!r}")
     if request.method not in ("GET", "HEAD"):
         keys.authorize(request, _verb(request), kind)
+        if kind.read_only:   # before the body is read: whatever it holds, the answer is 405
+            name = request.match_info.get("name")
+            raise MethodNotAllowed(f"operation {_verb(request).capitalize()} is not supported "
+                                   f"on {kind.kind}" + (f"({name})" if name else "")
+                                   + ": it is read-only", kind=kind.kind, name=name)
     return kind, namespace
+
+
+_RESOURCE_PATH = re.compile(re.escape(PREFIX) + r"(?:/namespaces/(?P<namespace>[^/]+))?"
+                            r"/(?P<plural>[^/]+)(?:/(?P<name>[^/]+)(?:/(?P<sub>[^/]+))?)?")
+
+
+def allowed_methods(request: web.Request) -> set[str] | None:
+    """The methods the resource at the request's path supports, which a 405 lists in
+    ``Allow``; None for a path that names no resource."""
+    match = _RESOURCE_PATH.fullmatch(request.rel_url.raw_path)
+    if match is None:
+        return None
+    parts = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+    kind = request.app[keys.CATALOG].by_plural.get(parts["plural"])
+    if kind is None or ("namespace" in parts and not kind.namespaced) or \
+            parts.get("sub", "status") != "status" or ("sub" in parts and not kind.status):
+        return None
+    reads = {"GET", "HEAD"}
+    name = parts.get("name")
+    if kind.read_only:
+        return reads
+    if name is None:
+        return reads | {"POST"}
+    if "sub" in parts:
+        return reads | {"PUT", "PATCH"}
+    if kind.strategy.is_virtual(name):
+        return reads
+    reserved = kind.strategy.reserved(name) if kind.strategy.reserved else None
+    return reads | {"PUT", "PATCH"} | (set() if reserved else {"DELETE"})
 
 
 def _verb(request: web.Request) -> str:
@@ -61,6 +96,16 @@ def _verb(request: web.Request) -> str:
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true")
+
+
+BOOLEANS = ("", "0", "1", "false", "true")
+
+
+def _check_flag(request: web.Request, name: str) -> None:
+    """BadRequest for a boolean query parameter that is neither true nor false (``_flag``
+    reads it leniently, as it must for every path, before a handler runs)."""
+    if request.query.get(name, "").lower() not in BOOLEANS:
+        raise BadRequest(f"{name} must be true or false, not {request.query[name]!r}")
 
 
 def is_watch(request: web.Request) -> bool:
@@ -104,22 +149,16 @@ def _wants_table(request: web.Request) -> bool:
 
 def _table(request: web.Request, kind: Kind, objects: list[dict]) -> dict:
     include = request.query.get("includeObject", "Object") != "None"
-    return tables.table(kind.columns, objects, namespaced=kind.namespaced, include_objects=include)
+    return tables.table(kind.columns, objects, include_objects=include)
 
 
 async def get(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
     keys.authorize(request, "get", kind)
-    obj = await _store(request).get(kind, request.match_info["name"], namespace)
-    if _actor(request).federation_reader and _is_copy(obj):
-        raise NotFound(f"{kind.kind} {request.match_info['name']!r} not found")
+    obj = await _store(request).get(kind, request.match_info["name"], namespace, _actor(request))
     if _wants_table(request):
         return respond(_table(request, kind, [obj]))
     return respond(obj)
-
-
-def _is_copy(obj: dict) -> bool:
-    return FEDERATION_LABEL in (obj["metadata"].get("labels") or {})
 
 
 def _integer(request: web.Request, name: str) -> int | None:
@@ -149,6 +188,9 @@ def _list_options(request: web.Request) -> ListOptions:
         raise BadRequest("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"")
     if q.get("continue") and rv:
         raise BadRequest("specifying resourceVersion is not allowed when using continue")
+    _check_flag(request, "watch")
+    _check_flag(request, "allowWatchBookmarks")
+    _integer(request, "timeoutSeconds")   # as kube-apiserver, a list checks it too
     texts = tuple(q.get(p, "") for p in ("labelSelector", "fieldSelector", "selector"))
     try:
         return ListOptions(
@@ -260,15 +302,9 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
     first when it is absent or 0); a compacted start yields one 410 ERROR event."""
     store, settings = _store(request), request.app[keys.SETTINGS]
     options = _list_options(request)
-    keep = store.filter_for(options, _actor(request))
-    try:
-        asked = float(request.query.get("timeoutSeconds") or settings.watch_timeout)
-    except ValueError:
-        asked = math.nan
-    if not (math.isfinite(asked) and asked >= 0):
-        raise BadRequest("timeoutSeconds must be a non-negative number of seconds, not "
-                         f"{request.query.get('timeoutSeconds')!r}")
-    timeout = min(asked, settings.watch_timeout)
+    keep = store.filter_for(kind, options, _actor(request))
+    asked = _integer(request, "timeoutSeconds")
+    timeout = settings.watch_timeout if asked is None else min(asked, settings.watch_timeout)
     bookmarks = _flag(request, "allowWatchBookmarks")
     since = options.resource_version or 0
     async with keys.watch_slot(request):

@@ -19,13 +19,13 @@ from typing import Awaitable, Iterable, TypeVar
 from ..resources.catalog import API_VERSION, Kind
 from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
                                 NotFound, TooLarge)
-from ..resources.store import FEDERATION_LABEL, Actor, ResourceStore
+from ..resources.store import ResourceStore
+from .ownership import CONTROLLER, FEDERATION_LABEL, owner
 
 ANNOTATION_PREFIX = "federation.projectcalico.org/"
 ORIGIN_NAME = ANNOTATION_PREFIX + "origin-name"
 ORIGIN_UID = ANNOTATION_PREFIX + "origin-uid"
 ORIGIN_REVISION = ANNOTATION_PREFIX + "origin-resource-version"
-CONTROLLER = Actor("system:federation-controller", federation_writer=True)
 
 Key = tuple[str | None, str]      # (namespace, local name)
 T = TypeVar("T")
@@ -118,10 +118,6 @@ async def run_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
             first = first.exceptions[0]
         raise first from None
     return [t.result() for t in tasks]
-
-
-def owner(obj: dict) -> str | None:
-    return (obj["metadata"].get("labels") or {}).get(FEDERATION_LABEL)
 
 
 def same_origin(current: dict, copy: dict) -> bool:

@@ -121,9 +121,10 @@ class PeerRun:
 
 
 class FederationManager:
-    def __init__(self, store: ResourceStore, *, cluster_name: str,
+    def __init__(self, store: ResourceStore, *, cluster_name: str, credentials_dir: str,
                  options: ManagerOptions | None = None) -> None:
         self.store, self.cluster_name = store, cluster_name
+        self.credentials_dir = credentials_dir
         self.options = options or ManagerOptions()
         self.rcc = store.catalog.kind(RCC)
         self.peers: dict[str, PeerRun] = {}
@@ -221,7 +222,7 @@ class FederationManager:
             for kind_name in spec.kinds:
                 kind = self.store.catalog.kind(kind_name)
                 writer = CopyWriter(self.store, name, kind, self._writes)
-                client = PeerClient(spec.config, self.options.limits)
+                client = PeerClient(spec.config, self.options.limits, self.credentials_dir)
                 run.syncers.append(PeerSyncer(name, kind, client, writer, options,
                                               on_change=run.dirty.set))
             run.tasks = [asyncio.create_task(s.run(), name=f"sync-{name}-{s.kind.kind}")

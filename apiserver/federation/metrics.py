@@ -1,10 +1,9 @@
 """Prometheus metrics of the federation, read from the syncers' status snapshots at scrape
-time (so a removed peer's series disappear with it). One registry per application."""
+time (so a removed peer's series disappear with it)."""
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -67,9 +66,3 @@ class FederationCollector(Collector):
         yield from gauges.values()
         yield from counters.values()
         yield leader
-
-
-def registry(collector: FederationCollector) -> CollectorRegistry:
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(collector)
-    return reg

@@ -5,7 +5,8 @@ shown in the peer's status):
 
     PeerError
     ├── PeerUnreachable   connect/TLS/read failures, timeouts, 5xx, a stream that stalls
-    ├── PeerRejected      401/403: the token or client certificate is not accepted
+    ├── PeerRejected      401/403: the token or client certificate is not accepted; or a
+    │                     credentials file may not or cannot be used (credentials.py)
     ├── PeerProtocolError the answer is not what a projectcalico.org/v3 apiserver sends
     │                     (garbage, wrong shapes, too large, a line that never ends)
     ├── WrongCluster      the apiserver behind the URL says it is another cluster
@@ -23,12 +24,13 @@ import json
 import re
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import AsyncIterator
 
 import httpx
 
+from ..config import Settings
 from ..resources.catalog import API_VERSION
+from .credentials import CredentialError, read_token, tls_context
 
 PREFIX = f"/apis/{API_VERSION}"
 
@@ -99,11 +101,13 @@ class PeerEvent:
 
 @dataclass
 class PeerClient:
-    """An HTTP client of one peer, used by one syncer. Credentials files are read on every
-    ``reconnect`` so rotated tokens and certificates are picked up. Close with ``aclose``."""
+    """An HTTP client of one peer, used by one syncer. Credentials files are read (from
+    ``credentials_dir`` only) on every ``reconnect`` so rotated tokens and certificates are
+    picked up. Close with ``aclose``."""
 
     config: PeerConfig
     limits: Limits = field(default_factory=Limits)
+    credentials_dir: str = Settings.federation_credentials_dir
     _client: httpx.AsyncClient | None = None
 
     async def reconnect(self) -> None:
@@ -111,20 +115,16 @@ class PeerClient:
         await self.aclose()
 
     def _connect(self) -> httpx.AsyncClient:
-        """A connection pool for the peer. Raises PeerRejected when a credentials file cannot
-        be read."""
+        """A connection pool for the peer. Raises PeerRejected (and sends nothing) when a
+        credentials file may not or cannot be used."""
         headers = {"Accept": "application/json", "User-Agent": "calico-apiserver-federation"}
-        if self.config.token_file:
-            try:
-                token = Path(self.config.token_file).read_text().strip()
-            except OSError as err:
-                raise PeerRejected(f"cannot read tokenFile {self.config.token_file}: "
-                                   f"{err.strerror or err}") from None
-            headers["Authorization"] = f"Bearer {token}"
         try:
+            if self.config.token_file:
+                token = read_token(self.config.token_file, self.credentials_dir)
+                headers["Authorization"] = f"Bearer {token}"
             verify = self._tls_context()
-        except (OSError, ssl.SSLError) as err:
-            raise PeerRejected(f"cannot load TLS files: {err}") from None
+        except CredentialError as err:
+            raise PeerRejected(str(err)) from None
         timeout = httpx.Timeout(self.limits.request_timeout, connect=self.limits.connect_timeout)
         return httpx.AsyncClient(
             base_url=self.config.api_server.rstrip("/"), headers=headers, verify=verify,
@@ -134,12 +134,11 @@ class PeerClient:
     def _tls_context(self) -> ssl.SSLContext | bool:
         if not self.config.api_server.startswith("https://"):
             return True
-        ctx = ssl.create_default_context(cafile=self.config.ca_file)
+        ctx = tls_context(self.config.ca_file, self.config.cert_file, self.config.key_file,
+                          self.credentials_dir)
         if self.config.insecure_skip_tls_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        if self.config.cert_file:
-            ctx.load_cert_chain(self.config.cert_file, self.config.key_file)
         return ctx
 
     async def aclose(self) -> None:
@@ -377,4 +376,6 @@ def _transport_error(err: httpx.HTTPError) -> PeerError:
         return PeerUnreachable(f"cannot connect to the peer: {err}")
     if isinstance(err, (httpx.RemoteProtocolError, httpx.DecodingError)):
         return PeerProtocolError(f"the peer broke the HTTP protocol: {err}")
+    if isinstance(err, httpx.LocalProtocolError):   # its text quotes our headers (the token)
+        return PeerUnreachable("the request to the peer could not be sent (LocalProtocolError)")
     return PeerUnreachable(f"{type(err).__name__}: {err}")

@@ -1,5 +1,5 @@
 """The federation controller as the application sees it: leader election around the manager,
-a readiness check, and the ``/metrics`` endpoint. ``create_app`` wires these three in."""
+a readiness check, and its metrics collector. ``create_app`` wires these three in."""
 from __future__ import annotations
 
 import asyncio
@@ -8,14 +8,12 @@ import socket
 from typing import AsyncIterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..api import keys
 from ..config import Settings
 from ..resources.store import ResourceStore
 from .leader import LeaderElection
 from .manager import FederationManager, ManagerOptions
-from .metrics import FederationCollector, registry
+from .metrics import FederationCollector
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +26,13 @@ class Federation:
         self.enabled = settings.federation
         options = settings.federation_options
         self.manager = FederationManager(store, cluster_name=settings.cluster_name,
+                                         credentials_dir=settings.federation_credentials_dir,
                                          options=options if isinstance(options, ManagerOptions)
                                          else None)
         self.election = LeaderElection(
             store.storage, identity=f"{settings.cluster_name}/{socket.gethostname()}:{settings.listen_port}")
-        self.registry = registry(FederationCollector(
-            self.manager.statuses, lambda: self.election.role == "leader"))
+        self.collector = FederationCollector(self.manager.statuses,
+                                             lambda: self.election.role == "leader")
         self._ready_once = False
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
@@ -45,7 +44,7 @@ class Federation:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def not_ready(self) -> str | None:
+    async def ready_check(self) -> str | None:
         """Readiness: every peer synced once or failed (latched once true); a follower
         replica is ready at once."""
         if not self.enabled or self._ready_once:
@@ -55,8 +54,3 @@ class Federation:
         why = self.manager.not_ready() if self.election.role == "leader" else None
         self._ready_once = why is None
         return why
-
-    async def metrics(self, request: web.Request) -> web.Response:
-        """``/metrics``: readable by admins and viewers when authentication is configured."""
-        request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None, path=request.path)
-        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -20,11 +20,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ..storage.interface import Compacted, Storage, StorageError, Unavailable, WatchEvent
+from ..storage.interface import Compacted, Storage, StorageError, WatchEvent
 from ..storage.keys import ROOT, collection_prefix, object_key, parse_key
 from . import codec
 from .catalog import Catalog, Kind
 from .errors import Gone, ServiceUnavailable
+from .storage_errors import translated
 
 log = logging.getLogger(__name__)
 WATCH_PREFIX = ""  # the whole keyspace: every revision is an event
@@ -121,6 +122,10 @@ class WatchCache:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="watch-cache")
+
+    def stopped(self) -> bool:
+        """The cache's task has ended (it never does by itself: etcd trouble is retried)."""
+        return self._task is not None and self._task.done()
 
     async def stop(self) -> None:
         if self._task:
@@ -261,10 +266,8 @@ class WatchCache:
         """Wait until the cache holds everything etcd had committed when this was called."""
         if not self.ready.is_set():
             raise ServiceUnavailable("the watch cache is not primed yet")
-        try:
+        with translated(reading=True):
             revision = await self.storage.current_revision()
-        except Unavailable as err:
-            raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
         await self.wait_for(revision)
 
     # -- reads -----------------------------------------------------------------------------
@@ -310,10 +313,13 @@ class WatchCache:
     def _since(self, revision: int) -> Iterator[Change]:
         return (c for c in self._history if c.revision > revision)
 
-    # -- Lookup for hooks ------------------------------------------------------------------
+    # -- Lookup for strategies' references --------------------------------------------------
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         e = self.entry(self.catalog.kind(kind), name, namespace)
         return e.obj if e else None
 
     def list(self, kind: str, namespace: str | None = None) -> list[dict]:
         return [e.obj for e in self.entries(self.catalog.kind(kind), namespace)]
+
+    def tiered_kinds(self) -> list[str]:
+        return [k.kind for k in self.catalog if k.tiered]

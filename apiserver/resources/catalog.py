@@ -1,14 +1,17 @@
-"""The kind catalog: one row per projectcalico.org/v3 kind.
+"""The kind catalog: one row per projectcalico.org/v3 kind — what it is called, its scope,
+its table columns, and its strategy (``strategies.py``: everything special it does).
 
-A new kind is one row here plus one schema file ``schemas/<kind lower-case>.json``. Rows name
-the few hooks (``hooks.py``) that kinds with real special behaviour need.
+A new kind is one row here, one schema file ``schemas/<kind lower-case>.json``, and, when it
+has behaviour of its own, a strategy. ``tests/test_catalog.py`` holds the rows to the schemas
+and to Calico's CRDs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
-from . import hooks
+from . import strategies
+from .strategies import Strategy
 from .tables import Col, first_of, truncated
 
 GROUP = "projectcalico.org"
@@ -25,10 +28,7 @@ class Kind:
     columns: tuple[Col, ...] = (Col("NAME", "metadata.name"),)
     status: bool = False      # has a ``status`` subresource (spec and status written separately)
     server_status: bool = False  # only this server writes the status (clients' status is dropped)
-    tiered: bool = False      # a policy: tier label + ``projectcalico.org/metadata`` annotation
-    read_only: bool = False   # the API may not create, replace or delete it (ClusterInformation)
-    federated: bool = False   # federation mirrors it between clusters
-    hooks: hooks.Hooks = field(default_factory=hooks.Hooks)
+    strategy: Strategy = strategies.PLAIN
 
     @property
     def singular(self) -> str:
@@ -39,8 +39,16 @@ class Kind:
         return [a for a in self.aliases if a not in (self.singular, self.plural)]
 
     @property
-    def schema_file(self) -> str:
-        return f"{self.kind.lower()}.json"
+    def tiered(self) -> bool:
+        return self.strategy.tiered
+
+    @property
+    def federated(self) -> bool:
+        return self.strategy.federated
+
+    @property
+    def read_only(self) -> bool:
+        return self.strategy.read_only
 
 
 NAME = Col("NAME", "metadata.name")
@@ -60,40 +68,47 @@ def _ip_mode(expr: str):
     return value
 
 
+# ``aliases``: calicoctl's names for the kind, plus the CRD's kubectl short names.
 KINDS: tuple[Kind, ...] = (
     Kind("BGPConfiguration", "bgpconfigurations",
          aliases=("bgpconfiguration", "bgpconfigurations", "bgpconfig", "bgpconfigs"),
          columns=(NAME, Col("LOGSEVERITY", "spec.logSeverityScreen"),
                   Col("MESHENABLED", "spec.nodeToNodeMeshEnabled"),
-                  Col("ASNUMBER", "spec.asNumber"))),
+                  Col("ASNUMBER", "spec.asNumber")),
+         strategy=strategies.BGP_CONFIGURATION),
     Kind("BGPFilter", "bgpfilters",
          aliases=("bgpfilter", "bgpfilters", "bgpf", "bgpfs", "bf", "bfs"),
          columns=(NAME, Col("NUMEXPORTV4", _count("exportV4")), Col("NUMIMPORTV4", _count("importV4")),
-                  Col("NUMEXPORTV6", _count("exportV6")), Col("NUMIMPORTV6", _count("importV6")))),
+                  Col("NUMEXPORTV6", _count("exportV6")), Col("NUMIMPORTV6", _count("importV6"))),
+         strategy=strategies.BGP_FILTER),
     Kind("BGPPeer", "bgppeers", aliases=("bgppeer", "bgppeers", "bgpp", "bgpps", "bp", "bps"),
          columns=(NAME, Col("PEERIP", "spec.peerIP"),
                   Col("NODE", first_of("spec.node", "spec.nodeSelector", default="(global)")),
                   Col("ASN", "spec.asNumber")),
-         hooks=hooks.Hooks(check=hooks.bgppeer_filters_exist)),
+         strategy=strategies.BGP_PEER),
     Kind("CalicoNodeStatus", "caliconodestatuses", status=True,
          aliases=("caliconodestatus", "caliconodestatuses", "nodestatus", "nodestatuses"),
-         columns=(NAME, Col("NODE", "spec.node"), Col("CLASSES", "spec.classes", wide=True))),
-    Kind("ClusterInformation", "clusterinformations", read_only=True,
+         columns=(NAME, Col("NODE", "spec.node"), Col("CLASSES", "spec.classes", wide=True)),
+         strategy=strategies.CALICO_NODE_STATUS),
+    Kind("ClusterInformation", "clusterinformations", strategy=strategies.CLUSTER_INFORMATION,
          aliases=("clusterinformation", "clusterinformations", "clusterinfo", "clusterinfos"),
          columns=(NAME, Col("CLUSTERGUID", "spec.clusterGUID"), Col("CLUSTERTYPE", "spec.clusterType"),
                   Col("CALICOVERSION", "spec.calicoVersion"),
                   Col("DATASTOREREADY", "spec.datastoreReady"))),
     Kind("FelixConfiguration", "felixconfigurations",
-         aliases=("felixconfiguration", "felixconfigurations", "felixconfig", "felixconfigs")),
-    Kind("GlobalNetworkPolicy", "globalnetworkpolicies", tiered=True,
-         aliases=("globalnetworkpolicy", "globalnetworkpolicies", "gnp", "gnps"),
-         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
-    Kind("GlobalNetworkSet", "globalnetworksets", federated=True,
-         aliases=("globalnetworkset", "globalnetworksets", "gnetsets"),
-         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True))),
+         aliases=("felixconfiguration", "felixconfigurations", "felixconfig", "felixconfigs"),
+         strategy=strategies.FELIX_CONFIGURATION),
+    Kind("GlobalNetworkPolicy", "globalnetworkpolicies",
+         aliases=("globalnetworkpolicy", "globalnetworkpolicies", "gnp", "gnps", "cgnp"),
+         columns=POLICY_COLUMNS, strategy=strategies.GLOBAL_NETWORK_POLICY),
+    Kind("GlobalNetworkSet", "globalnetworksets",
+         aliases=("globalnetworkset", "globalnetworksets", "gnetsets", "gns"),
+         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True)),
+         strategy=strategies.NETWORK_SET),
     Kind("HostEndpoint", "hostendpoints", aliases=("hostendpoint", "hostendpoints", "hep", "heps"),
          columns=(NAME, Col("NODE", "spec.node"), Col("INTERFACE", "spec.interfaceName", wide=True),
-                  Col("IPS", "spec.expectedIPs", wide=True), Col("PROFILES", "spec.profiles", wide=True))),
+                  Col("IPS", "spec.expectedIPs", wide=True), Col("PROFILES", "spec.profiles", wide=True)),
+         strategy=strategies.HOST_ENDPOINT),
     Kind("IPPool", "ippools", aliases=("ippool", "ippools", "ipp", "ipps", "pool", "pools"),
          columns=(NAME, Col("CIDR", "spec.cidr"),
                   Col("NAT", first_of("spec.natOutgoing", default="false"), wide=True),
@@ -104,27 +119,31 @@ KINDS: tuple[Kind, ...] = (
                       wide=True),
                   Col("SELECTOR", "spec.nodeSelector"),
                   Col("ASSIGNMENTMODE", "spec.assignmentMode", wide=True)),
-         hooks=hooks.Hooks(check=hooks.ippool_no_overlap)),
+         strategy=strategies.IPPOOL),
     Kind("IPReservation", "ipreservations",
          aliases=("ipreservation", "ipreservations", "reservation", "reservations"),
-         columns=(NAME, Col("CIDRS", truncated("spec.reservedCIDRs"), wide=True))),
+         columns=(NAME, Col("CIDRS", truncated("spec.reservedCIDRs"), wide=True)),
+         strategy=strategies.IP_RESERVATION),
     Kind("KubeControllersConfiguration", "kubecontrollersconfigurations",
          aliases=("kubecontrollersconfiguration", "kubecontrollersconfigurations",
-                  "kubecontrollersconfig", "kubecontrollersconfigs")),
-    Kind("NetworkPolicy", "networkpolicies", namespaced=True, tiered=True,
-         aliases=("networkpolicy", "networkpolicies", "policy", "policies", "np", "pol", "pols"),
-         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists,
-                                                   reserved=hooks.kubernetes_policy_name)),
-    Kind("NetworkSet", "networksets", namespaced=True, federated=True,
+                  "kubecontrollersconfig", "kubecontrollersconfigs", "kcc", "kccs"),
+         strategy=strategies.KUBE_CONTROLLERS_CONFIGURATION),
+    Kind("NetworkPolicy", "networkpolicies", namespaced=True,
+         aliases=("networkpolicy", "networkpolicies", "policy", "policies", "np", "pol", "pols",
+                  "cnp", "caliconetworkpolicy"),
+         columns=POLICY_COLUMNS, strategy=strategies.NETWORK_POLICY),
+    Kind("NetworkSet", "networksets", namespaced=True,
          aliases=("networkset", "networksets", "netsets"),
-         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True))),
+         columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True)),
+         strategy=strategies.NETWORK_SET),
     Kind("Node", "nodes", aliases=("node", "nodes", "no", "nos"),
          columns=(NAME, Col("ASN", first_of("spec.bgp.asNumber", default="(64512)"), wide=True),
                   Col("IPV4", "spec.bgp.ipv4Address", wide=True),
-                  Col("IPV6", "spec.bgp.ipv6Address", wide=True))),
+                  Col("IPV6", "spec.bgp.ipv6Address", wide=True)),
+         strategy=strategies.NODE),
     Kind("Profile", "profiles", aliases=("profile", "profiles", "pro", "pros"),
          columns=(NAME, Col("LABELS", "spec.labelsToApply", wide=True)),
-         hooks=hooks.Hooks(virtual=hooks.default_allow_profile)),
+         strategy=strategies.PROFILE),
     Kind("RemoteClusterConfiguration", "remoteclusterconfigurations", status=True,
          server_status=True,
          aliases=("remoteclusterconfiguration", "remoteclusterconfigurations", "rcc", "rccs"),
@@ -132,27 +151,29 @@ KINDS: tuple[Kind, ...] = (
                   Col("OBJECTS", "status.objects", wide=True),
                   Col("LAG", "status.lagSeconds", wide=True),
                   Col("LASTSYNC", "status.lastSyncTime", wide=True),
-                  Col("ERROR", "status.lastError", wide=True))),
-    Kind("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies", tiered=True,
+                  Col("ERROR", "status.lastError", wide=True)),
+         strategy=strategies.REMOTE_CLUSTER_CONFIGURATION),
+    Kind("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies",
          aliases=("stagedglobalnetworkpolicy", "stagedglobalnetworkpolicies", "sgnp", "sgnps"),
-         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+         columns=POLICY_COLUMNS, strategy=strategies.STAGED_GLOBAL_NETWORK_POLICY),
     Kind("StagedKubernetesNetworkPolicy", "stagedkubernetesnetworkpolicies", namespaced=True,
          aliases=("stagedkubernetesnetworkpolicy", "stagedkubernetesnetworkpolicies",
                   "stagedkubernetespolicy", "stagedkubernetespolicies", "sknp", "skpol", "skpols"),
          columns=(NAME, Col("PODSELECTOR", "spec.podSelector", wide=True))),
-    Kind("StagedNetworkPolicy", "stagednetworkpolicies", namespaced=True, tiered=True,
+    Kind("StagedNetworkPolicy", "stagednetworkpolicies", namespaced=True,
          aliases=("stagednetworkpolicy", "stagednetworkpolicies", "stagedpolicy", "stagedpolicies",
-                  "snp", "spol", "spols"),
-         columns=POLICY_COLUMNS, hooks=hooks.Hooks(check=hooks.tier_exists)),
+                  "snp", "spol", "spols", "scnp"),
+         columns=POLICY_COLUMNS, strategy=strategies.STAGED_NETWORK_POLICY),
     Kind("Tier", "tiers", aliases=("tier", "tiers"),
          columns=(NAME, Col("ORDER", "spec.order")),
-         hooks=hooks.Hooks(check_delete=hooks.tier_deletable)),
+         strategy=strategies.TIER),
     Kind("WorkloadEndpoint", "workloadendpoints", namespaced=True,
          aliases=("workloadendpoint", "workloadendpoints", "wep", "weps"),
          columns=(Col("NAME", "metadata.name", wide=True), Col("WORKLOAD", "spec.workload"),
                   Col("NODE", "spec.node"), Col("NETWORKS", "spec.ipNetworks"),
                   Col("INTERFACE", "spec.interfaceName"), Col("PROFILES", "spec.profiles", wide=True),
-                  Col("NATS", "spec.ipNATs", wide=True))),
+                  Col("NATS", "spec.ipNATs", wide=True)),
+         strategy=strategies.WORKLOAD_ENDPOINT),
 )
 
 

@@ -2,73 +2,74 @@
 
 `run` applies, to a whole object whose kind has a schema:
 
-* metadata checks for every kind (name syntax per kind, label and annotation syntax, the
-  256 KiB annotation limit), from ``validateObjectMeta`` and friends;
-* the kind's named checks in `KIND_CHECKS` (struct validators of ``validator.go``, the CRD
-  CEL rules of ``crd_cel_rules.md``, singleton names, BGPConfiguration default-only fields).
+* metadata checks for every kind (the name rule and singleton name of the kind's strategy,
+  label and annotation syntax, the 256 KiB annotation limit), from ``validateObjectMeta``;
+* the checks its strategy names (struct validators of ``validator.go``, the CRD CEL rules of
+  ``crd_cel_rules.md``, BGPConfiguration default-only fields): those of the few small kinds
+  are below, the others in ``policy_checks``, ``network_checks``, ``endpoint_checks`` and
+  ``config_checks``.
 
 Checks read the object through the total accessors of `apiserver.resources.fieldview`, so a
 part of the wrong type is simply skipped here (the schema layer reports it); a check never
-raises and never mutates. A new kind needs no entry here unless it has such rules.
+raises and never mutates.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apiserver.resources import config_checks, endpoint_checks, network_checks, policy_checks
+from apiserver.resources import policy_checks
+from apiserver.resources.calico import BUILTIN_TIERS, NAMESPACE_LABEL
 from apiserver.resources.errors import Cause
-from apiserver.resources.fieldview import Check, Report, items, mapping, text
+from apiserver.resources.fieldview import Report, items, mapping, text
 from apiserver.resources.formats import DNS_LABEL, cidr_problem, is_name, shown
 from apiserver.resources.metadata_checks import check_annotations, check_labels, check_name
 
-NAMESPACE_LABEL = "projectcalico.org/namespace"
+if TYPE_CHECKING:
+    from apiserver.resources.strategies import Strategy
 
 
-def run(kind: str, obj: dict[str, Any]) -> Iterator[Cause]:
+def run(kind: str, strategy: Strategy, obj: dict[str, Any]) -> Iterator[Cause]:
     """Every semantic problem of ``obj`` (a ``kind`` object that passed the shape bounds)."""
     report = Report()
     metadata = mapping(obj, "metadata")
-    check_name(report, kind, metadata)
+    check_name(report, kind, strategy.name, strategy.singleton, metadata)
     check_labels(report, "metadata.labels", mapping(metadata, "labels"))
     check_annotations(report, "metadata.annotations", mapping(metadata, "annotations"))
     spec = mapping(obj, "spec")
-    for check in KIND_CHECKS.get(kind, ()):
+    for check in strategy.checks:
         check(report, obj, spec)
     return iter(report.causes)
 
 
 # --- network sets -----------------------------------------------------------------------------
 
-def _no_namespace_label(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def network_set(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if NAMESPACE_LABEL in mapping(mapping(obj, "metadata"), "labels"):
         report.add("metadata.labels", f"{NAMESPACE_LABEL} is reserved and may not be set")
-
-
-def _nets(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for index, net in enumerate(items(spec, "nets")):
         report.check(f"spec.nets[{index}]", cidr_problem(net))
 
 
 # --- small kinds -------------------------------------------------------------------------------
-def _ip_reservation(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def ip_reservation(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for index, cidr in enumerate(items(spec, "reservedCIDRs")):
         report.check(f"spec.reservedCIDRs[{index}]", cidr_problem(cidr))
 
 
-def _tier(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def builtin_tier(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The built-in tiers keep their order and default action."""
     name = text(mapping(obj, "metadata"), "name")
-    builtins = {"default": (1_000_000, "Deny"), "kube-admin": (1_000, "Pass"),
-                "kube-baseline": (10_000_000, "Pass")}
-    if name not in builtins:
+    if name not in BUILTIN_TIERS:
         return
-    order, action = builtins[name]
+    action, order = BUILTIN_TIERS[name]
     if spec.get("order") != order or isinstance(spec.get("order"), bool):
         report.add("spec.order", f"{name} tier order must be {order}")
     if spec.get("defaultAction") != action:
         report.add("spec.defaultAction", f"The '{name}' tier must have default action '{action}'")
 
-def _calico_node_status(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+
+def calico_node_status(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if not text(spec, "node"):
         report.add("spec.node", "node must be specified", "FieldValueRequired")
     elif not is_name(spec["node"]):
@@ -85,12 +86,12 @@ def _calico_node_status(report: Report, obj: dict[str, Any], spec: dict[str, Any
         report.add("spec.updatePeriodSeconds", f"{period} is out of range 0-86400")
 
 
-def _block_affinity(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def block_affinity(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if spec.get("deleted") is True or spec.get("deleted") == "true":
         report.add("spec.deleted", "a block affinity cannot be created or updated with deleted: true")
 
 
-def _remote_cluster(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def remote_cluster_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     name = mapping(obj, "metadata").get("name")
     if isinstance(name, str) and len(name) > 63:
         report.add("metadata.name", f"name is {len(name)} characters long; at most 63 are allowed "
@@ -104,19 +105,3 @@ def _remote_cluster(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -
             report.add(f"spec.syncOptions.namespaces[{index}]", f"invalid namespace {shown(namespace)}")
     if text(spec, "keyFile") and not text(spec, "certFile"):
         report.add("spec.certFile", "certFile is required with keyFile", "FieldValueRequired")
-
-
-KIND_CHECKS: dict[str, tuple[Check, ...]] = {
-    "GlobalNetworkSet": (_no_namespace_label, _nets),
-    "NetworkSet": (_no_namespace_label, _nets),
-    "IPReservation": (_ip_reservation,),
-    "Tier": (_tier,),
-    "CalicoNodeStatus": (_calico_node_status,),
-    "BlockAffinity": (_block_affinity,),
-    "RemoteClusterConfiguration": (_remote_cluster,),
-    **endpoint_checks.KIND_CHECKS,
-    **policy_checks.KIND_CHECKS,
-    **network_checks.KIND_CHECKS,
-    **config_checks.KIND_CHECKS,
-}
-"""Named semantic checks per kind, run after the metadata checks."""

@@ -4,10 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .calico import DEFAULT_TIER, POLICY_METADATA, TIER_LABEL
 from .catalog import Kind
-from .hooks import TIER_LABEL
-
-POLICY_METADATA = "projectcalico.org/metadata"
 _ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
 
 
@@ -41,5 +39,5 @@ def decode(kind: Kind, value: bytes, revision: int) -> dict:
         if not annotations:
             meta.pop("annotations", None)
         labels = meta.setdefault("labels", {})
-        labels.setdefault(TIER_LABEL, (obj.get("spec") or {}).get("tier") or "default")
+        labels.setdefault(TIER_LABEL, (obj.get("spec") or {}).get("tier") or DEFAULT_TIER)
     return obj

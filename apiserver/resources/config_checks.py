@@ -72,7 +72,7 @@ FELIX_FIELDS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
-def _felix(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def felix_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     name = text(mapping(obj, "metadata"), "name")
     if (name == "default" or name.startswith("node.")) and "nodeSelector" in spec:
         report.add("spec.nodeSelector",
@@ -158,7 +158,7 @@ def _ints(*values: Any) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
-def _kube_controllers(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def kube_controllers_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     check_durations(report, "spec", spec, ("etcdV3CompactionPeriod",))
     controllers = mapping(spec, "controllers")
     for name in ("node", "policy", "workloadEndpoint", "serviceAccount", "namespace"):
@@ -181,10 +181,3 @@ def _kube_controllers(report: Report, obj: dict[str, Any], spec: dict[str, Any])
         selector_field(report, f"{field}.nodeSelector", template.get("nodeSelector"))
         check_labels(report, f"{field}.labels", mapping(template, "labels"))
         check_annotations(report, f"{field}.annotations", mapping(template, "annotations"))
-
-
-
-KIND_CHECKS: dict[str, tuple[Check, ...]] = {
-    "FelixConfiguration": (_felix,),
-    "KubeControllersConfiguration": (_kube_controllers,),
-}

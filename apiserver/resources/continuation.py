@@ -17,7 +17,8 @@ import json
 import secrets
 
 from ..storage import interface as st
-from .errors import BadRequest, ServiceUnavailable
+from .errors import BadRequest
+from .storage_errors import translated
 
 KEY_PATH = "/calico/apiserver/v1/continue-key"
 MAX_REVISION = 2**63 - 1
@@ -35,7 +36,7 @@ class ContinueTokens:
 
     async def _secret(self) -> bytes:
         if self._key is None:
-            try:
+            with translated():
                 kv = await self.storage.get(KEY_PATH)
                 if kv is None:
                     try:
@@ -43,8 +44,6 @@ class ContinueTokens:
                     except st.KeyExists:
                         pass
                     kv = await self.storage.get(KEY_PATH)
-            except st.StorageError as err:
-                raise ServiceUnavailable(f"etcd is unreachable: {err}") from None
             self._key = kv.value if kv else secrets.token_bytes(32)
         return self._key
 

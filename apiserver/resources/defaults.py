@@ -4,10 +4,12 @@
 
 1. canonical forms of typed values, as Go's JSON decoding produces them: numeric protocol
    strings that fit uint8 become ints (``"6"`` → ``6``), single-port strings and ``"n:n"``
-   ranges become ints, dotted AS numbers ``"a.b"`` become ``a<<16 + b``;
-   IPPool CIDRs become their canonical network (``10.0.0.1/16`` → ``10.0.0.0/16``, an address
-   alone → ``/32``/``/128``), as clientv3's ``validateAndSetDefaults`` normalises them;
-2. the per-kind defaults of libcalico-go's clientv3 (`KIND_DEFAULTS`);
+   ranges become ints, dotted AS numbers ``"a.b"`` become ``a<<16 + b`` — for every kind's
+   ``ports`` and AS numbers here, and for the fields only some kinds have (rules, Felix port
+   ranges, BGP filter AS paths, the IPPool CIDR, which clientv3's ``validateAndSetDefaults``
+   makes its network: ``10.0.0.1/16`` → ``10.0.0.0/16``) by the ``canonical_*`` functions below;
+2. the per-kind defaults of libcalico-go's clientv3 below;
+   (both 1 and 2 as the kind's strategy lists them in ``Strategy.defaults``)
 3. the CRD defaults of the kind's schema, which fill only absent fields (an empty string
    counts as absent: Go's ``omitempty`` drops it before the CRD defaults are applied), and
    the Go zero value of absent required integers, booleans and structs ("absent == Go zero
@@ -23,19 +25,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apiserver.resources.calico import (DEFAULT_TIER, DEFAULT_TIER_ORDER, NAMESPACE_LABEL,
+                                        ORCHESTRATOR_LABEL, TIER_LABEL)
 from apiserver.resources.formats import (decode_protocol, go_duration, parse_cidr,
                                          parse_duration, parse_port)
 
-TIER_LABEL = "projectcalico.org/tier"
-DEFAULT_TIER = "default"
-DEFAULT_TIER_ORDER = 1_000_000
-POLICY_KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy",
-                          "StagedNetworkPolicy", "StagedGlobalNetworkPolicy"})
-RULE_KINDS = POLICY_KINDS | {"Profile"}
+Default = Callable[[dict[str, Any], dict[str, Any]], None]
+"""A kind's canonical forms or defaults: ``fn(obj, spec)`` mutates in place."""
 
 
-def apply(kind: str, plan: SchemaDefaults, obj: dict[str, Any]) -> None:
-    """Default ``obj`` (a ``kind`` object; ``plan`` is `compile_defaults` of its schema) in place.
+def apply(kind_defaults: tuple[Default, ...], plan: SchemaDefaults, obj: dict[str, Any]) -> None:
+    """Default ``obj`` in place: ``kind_defaults`` are its strategy's, ``plan`` is
+    `compile_defaults` of its schema.
 
     Every v3 kind has a ``spec``: an absent or null one becomes ``{}`` (Go's zero struct).
     """
@@ -44,10 +45,9 @@ def apply(kind: str, plan: SchemaDefaults, obj: dict[str, Any]) -> None:
     spec = obj["spec"]
     if not isinstance(spec, dict):
         return
-    _canonicalise(kind, spec)
-    kind_default = KIND_DEFAULTS.get(kind)
-    if kind_default is not None:
-        kind_default(obj, spec)
+    _canonicalise(spec)
+    for default in kind_defaults:
+        default(obj, spec)
     fill_schema_defaults(plan, obj)
 
 
@@ -118,37 +118,39 @@ def fill_schema_defaults(plan: SchemaDefaults | None, value: Any) -> None:
 
 # --- canonical forms -------------------------------------------------------------------------
 
-def _canonicalise(kind: str, spec: dict[str, Any]) -> None:
-    for rule in _rules(kind, spec):
-        for key in ("protocol", "notProtocol"):
-            _canonical_protocol(rule, key)
-        for side in ("source", "destination"):
-            entity = rule.get(side)
-            if isinstance(entity, dict):
-                for key in ("ports", "notPorts"):
-                    _canonical_port_list(entity, key)
+def _canonicalise(spec: dict[str, Any]) -> None:
+    """The canonical forms of fields any kind may have (endpoint ports, AS numbers)."""
     for port in _dicts(spec.get("ports")):
         _canonical_protocol(port, "protocol")
     for key in ("asNumber", "localASNumber"):
         _canonical_as_number(spec, key)
     if isinstance(spec.get("bgp"), dict):
         _canonical_as_number(spec["bgp"], "asNumber")
-    if kind == "FelixConfiguration":
-        _canonical_port_list(spec, "kubeNodePortRanges")
-        for key in ("natPortRange", "bpfPSNATPorts"):
-            _canonical_port(spec, key)
-    if kind == "BGPFilter":
-        _canonical_bgp_filter(spec)
-    if kind == "IPPool" and isinstance(spec.get("cidr"), str):
-        cidr = parse_cidr(spec["cidr"])
-        if cidr is not None:
-            spec["cidr"] = str(cidr.network)
 
 
-def _rules(kind: str, spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    if kind in RULE_KINDS:
-        for key in ("ingress", "egress"):
-            yield from _dicts(spec.get(key))
+def canonical_rules(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Policy and profile rules: protocols and ports."""
+    for key in ("ingress", "egress"):
+        for rule in _dicts(spec.get(key)):
+            for name in ("protocol", "notProtocol"):
+                _canonical_protocol(rule, name)
+            for side in ("source", "destination"):
+                entity = rule.get(side)
+                if isinstance(entity, dict):
+                    for name in ("ports", "notPorts"):
+                        _canonical_port_list(entity, name)
+
+
+def canonical_felix_ports(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    _canonical_port_list(spec, "kubeNodePortRanges")
+    for key in ("natPortRange", "bpfPSNATPorts"):
+        _canonical_port(spec, key)
+
+
+def canonical_ippool_cidr(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    cidr = parse_cidr(spec.get("cidr")) if isinstance(spec.get("cidr"), str) else None
+    if cidr is not None:
+        spec["cidr"] = str(cidr.network)
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
@@ -199,7 +201,7 @@ def _canonical_as_number(holder: dict[str, Any], key: str) -> None:
         holder[key] = number
 
 
-def _canonical_bgp_filter(spec: dict[str, Any]) -> None:
+def canonical_bgp_filter(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for key in ("exportV4", "importV4", "exportV6", "importV6"):
         for rule in _dicts(spec.get(key)):
             _canonical_as_list(rule.get("asPathPrefix"))
@@ -219,7 +221,7 @@ def _canonical_as_list(values: Any) -> None:
 
 # --- per-kind defaults (libcalico-go clientv3) -----------------------------------------------
 
-def _ippool(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def ippool(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     cidr = parse_cidr(spec.get("cidr"))
     if cidr is not None and not spec.get("blockSize"):
         spec["blockSize"] = 26 if cidr.version == 4 else 122
@@ -239,7 +241,7 @@ def policy_types(spec: dict[str, Any]) -> list[str]:
     return ["Ingress"]
 
 
-def _policy(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def policy(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if not spec.get("tier"):
         spec["tier"] = DEFAULT_TIER
     if spec.get("stagedAction") == "Delete":
@@ -254,12 +256,12 @@ def _policy(obj: dict[str, Any], spec: dict[str, Any]) -> None:
             labels[TIER_LABEL] = tier
 
 
-def _tier(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def tier(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     spec.setdefault("order", DEFAULT_TIER_ORDER)
     spec.setdefault("defaultAction", "Deny")
 
 
-def _felix(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def felix_configuration(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     spec.setdefault("floatingIPs", "Disabled")
     deprecated = spec.get("bpfConnectTimeLoadBalancingEnabled")
     if isinstance(deprecated, bool):
@@ -269,7 +271,7 @@ def _felix(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     spec.setdefault("bpfHostNetworkedNATWithoutCTLB", "Enabled")
 
 
-def _kube_controllers(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def kube_controllers_configuration(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     spec.setdefault("prometheusMetricsPort", 9094)
     controllers = spec.get("controllers")
     node = controllers.get("node") if isinstance(controllers, dict) else None
@@ -277,25 +279,13 @@ def _kube_controllers(obj: dict[str, Any], spec: dict[str, Any]) -> None:
         node.setdefault("leakGracePeriod", "15m0s")
 
 
-def _workload_endpoint(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def workload_endpoint(obj: dict[str, Any], spec: dict[str, Any]) -> None:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         return
     labels = metadata.setdefault("labels", {})
     if isinstance(labels, dict):
         if isinstance(metadata.get("namespace"), str):
-            labels["projectcalico.org/namespace"] = metadata["namespace"]
+            labels[NAMESPACE_LABEL] = metadata["namespace"]
         if isinstance(spec.get("orchestrator"), str) and spec["orchestrator"]:
-            labels["projectcalico.org/orchestrator"] = spec["orchestrator"]
-
-
-KindDefault = Callable[[dict[str, Any], dict[str, Any]], None]
-KIND_DEFAULTS: dict[str, KindDefault] = {
-    "IPPool": _ippool,
-    **{kind: _policy for kind in POLICY_KINDS},
-    "Tier": _tier,
-    "FelixConfiguration": _felix,
-    "KubeControllersConfiguration": _kube_controllers,
-    "WorkloadEndpoint": _workload_endpoint,
-}
-"""Calico's clientv3 defaults per kind: ``fn(obj, spec)`` mutates in place."""
+            labels[ORCHESTRATOR_LABEL] = spec["orchestrator"]

@@ -13,7 +13,7 @@ from apiserver.resources.formats import (
     parse_cidr, port_name_problem, protocol_problem, protocol_supports_ports, shown)
 
 
-def _host_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def host_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     if not text(spec, "node"):
         report.add("spec.node", "node must be specified", "FieldValueRequired")
     elif not is_name(spec["node"]):
@@ -52,7 +52,7 @@ def _ports_problem(protocol: Any) -> str | None:
     return f"protocol {shown(protocol)} does not support ports (use TCP, UDP or SCTP)"
 
 
-def _node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def node(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     bgp = spec.get("bgp")
     if isinstance(bgp, dict):
         if not bgp:
@@ -94,7 +94,7 @@ def _check_all(report: Report, base: str, holder: dict[str, Any],
             report.check(f"{base}.{key}", rule(holder[key]))
 
 
-def _workload_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def workload_endpoint(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for key in ("orchestrator", "workload", "node", "pod", "endpoint", "serviceAccountName"):
         if text(spec, key) and not is_name(spec[key]):
             report.add(f"spec.{key}", f"invalid {key} {shown(spec[key])}: must be a DNS subdomain")
@@ -154,10 +154,3 @@ def _workload_port(report: Report, field: str, port: dict[str, Any]) -> None:
     report.check(f"{field}.protocol", protocol_problem(protocol) or _ports_problem(protocol))
     if text(port, "hostIP"):
         report.check(f"{field}.hostIP", cidr_problem(port["hostIP"], masked=True))
-
-
-KIND_CHECKS: dict[str, tuple[Check, ...]] = {
-    "HostEndpoint": (_host_endpoint,),
-    "WorkloadEndpoint": (_workload_endpoint,),
-    "Node": (_node,),
-}

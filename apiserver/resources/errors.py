@@ -10,11 +10,14 @@
     ├── Conflict                 409   Conflict
     ├── Gone                     410   Expired
     ├── TooLarge                 413   RequestEntityTooLarge
+    ├── UriTooLong               414   RequestURITooLong
     ├── UnsupportedMediaType     415   UnsupportedMediaType
     ├── Invalid                  422   Invalid (with field causes)
     ├── TooManyRequests          429   TooManyRequests
+    ├── HeadersTooLarge          431   RequestHeaderFieldsTooLarge
     ├── ServiceUnavailable       503   ServiceUnavailable
-    └── Timeout                  504   Timeout
+    ├── Timeout                  504   Timeout
+    └── InsufficientStorage      507   InsufficientStorage (the datastore is full)
 """
 from __future__ import annotations
 
@@ -101,6 +104,10 @@ class TooLarge(ApiError):
     code, reason = 413, "RequestEntityTooLarge"
 
 
+class UriTooLong(ApiError):
+    code, reason = 414, "RequestURITooLong"
+
+
 class UnsupportedMediaType(ApiError):
     code, reason = 415, "UnsupportedMediaType"
 
@@ -113,9 +120,17 @@ class TooManyRequests(ApiError):
     code, reason = 429, "TooManyRequests"
 
 
+class HeadersTooLarge(ApiError):
+    code, reason = 431, "RequestHeaderFieldsTooLarge"
+
+
 class ServiceUnavailable(ApiError):
     code, reason = 503, "ServiceUnavailable"
 
 
 class Timeout(ApiError):
     code, reason = 504, "Timeout"
+
+
+class InsufficientStorage(ApiError):
+    code, reason = 507, "InsufficientStorage"

@@ -1,7 +1,9 @@
-"""Metadata checks every kind gets (validator.go ``validateObjectMeta`` and the per-kind name
-rules of ``validateTier``/``validate(Global)NetworkPolicy``; clientv3's singleton names)."""
+"""Metadata checks every kind gets (validator.go ``validateObjectMeta``), with the name rule
+and singleton name of the kind's strategy (``validateTier``/``validate(Global)NetworkPolicy``;
+clientv3's singleton names)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from apiserver.resources.fieldview import Report
@@ -11,37 +13,39 @@ from apiserver.resources.formats import (
 
 ANNOTATION_LIMIT = 256 * 1024
 """Largest total size (keys + values, bytes) of an object's annotations."""
-SINGLETONS = frozenset({"ClusterInformation", "KubeControllersConfiguration", "IPAMConfiguration"})
-"""Kinds whose only allowed name is ``default``."""
-
-_NAME_RULES = {
-    "Tier": (DNS_LABEL, 63, "a DNS label: lower-case alphanumerics and '-' (no '.')"),
-    "NetworkPolicy": (NETWORK_POLICY_NAME, 253,
-                      "lower-case alphanumerics and '-', with at most one '.'"),
-    "StagedNetworkPolicy": (NETWORK_POLICY_NAME, 253,
-                            "lower-case alphanumerics and '-', with at most one '.'"),
-    "GlobalNetworkPolicy": (GLOBAL_NETWORK_POLICY_NAME, 253,
-                            "lower-case alphanumerics and '-', with at most one '.'"),
-    "StagedGlobalNetworkPolicy": (GLOBAL_NETWORK_POLICY_NAME, 253,
-                                  "lower-case alphanumerics and '-', with at most one '.'"),
-}
-_SUBDOMAIN_RULE = (DNS_SUBDOMAIN, 253, "a DNS subdomain: lower-case alphanumerics, '-' and '.'")
 
 
-def check_name(report: Report, kind: str, metadata: dict[str, Any]) -> None:
-    """``metadata.name`` syntax for ``kind`` (and ``default`` for singleton kinds), and
-    ``metadata.namespace`` syntax."""
+@dataclass(frozen=True)
+class NameRule:
+    """What ``metadata.name`` must be for a kind (a Strategy's ``name``)."""
+
+    pattern: Any            # a compiled regular expression the whole name must match
+    limit: int
+    wanted: str             # says what the pattern allows, for the message
+
+
+SUBDOMAIN_NAME = NameRule(DNS_SUBDOMAIN, 253, "a DNS subdomain: lower-case alphanumerics, '-' and '.'")
+LABEL_NAME = NameRule(DNS_LABEL, 63, "a DNS label: lower-case alphanumerics and '-' (no '.')")
+POLICY_NAME = NameRule(NETWORK_POLICY_NAME, 253,
+                       "lower-case alphanumerics and '-', with at most one '.'")
+GLOBAL_POLICY_NAME = NameRule(GLOBAL_NETWORK_POLICY_NAME, 253,
+                              "lower-case alphanumerics and '-', with at most one '.'")
+
+
+def check_name(report: Report, kind: str, rule: NameRule, singleton: str | None,
+               metadata: dict[str, Any]) -> None:
+    """``metadata.name`` follows ``rule`` (and is ``singleton`` when the kind has only that
+    one), and ``metadata.namespace`` is a DNS label."""
     name = metadata.get("name")
     if not isinstance(name, str):
         return
-    pattern, limit, wanted = _NAME_RULES.get(kind, _SUBDOMAIN_RULE)
-    if len(name) > limit:
-        report.add("metadata.name", f"name is {len(name)} characters long; at most {limit} are allowed",
-                   "FieldValueTooLong")
-    elif not pattern.fullmatch(name):
-        report.add("metadata.name", f"invalid name {shown(name)}: must be {wanted}")
-    if kind in SINGLETONS and name != "default":
-        report.add("metadata.name", f"{kind} must be named 'default', not {shown(name)}")
+    if len(name) > rule.limit:
+        report.add("metadata.name", f"name is {len(name)} characters long; at most {rule.limit} "
+                   "are allowed", "FieldValueTooLong")
+    elif not rule.pattern.fullmatch(name):
+        report.add("metadata.name", f"invalid name {shown(name)}: must be {rule.wanted}")
+    if singleton is not None and name != singleton:
+        report.add("metadata.name", f"{kind} must be named '{singleton}', not {shown(name)}")
     namespace = metadata.get("namespace")
     if isinstance(namespace, str) and not (len(namespace) <= 63 and DNS_LABEL.fullmatch(namespace)):
         report.add("metadata.namespace", f"invalid namespace {shown(namespace)}: must be a DNS "

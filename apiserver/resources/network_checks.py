@@ -27,7 +27,7 @@ def _enabled(mode: Any) -> bool:
     return mode in ("Always", "CrossSubnet")
 
 
-def _ippool(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def ippool(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     cidr = parse_cidr(spec.get("cidr"))
     uses = items(spec, "allowedUses")
     load_balancer = "LoadBalancer" in uses
@@ -88,7 +88,7 @@ def _community_problem(value: Any) -> str | None:
     return f"invalid community value {shown(value)}: must be aa:nn or aa:nn:mm"
 
 
-def _bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def bgp_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     name = text(mapping(obj, "metadata"), "name")
     if name and name != "default":
         for key in BGP_DEFAULT_ONLY:
@@ -155,7 +155,7 @@ def _split_ip_port(peer: str) -> tuple[str, int | None] | None:
     return host, int(port_text)
 
 
-def _bgp_peer(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def bgp_peer(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     node, peer_ip = text(spec, "node"), text(spec, "peerIP")
     has = {key: bool(spec.get(key)) for key in ("nodeSelector", "peerSelector", "localWorkloadSelector")}
     as_number = spec.get("asNumber") or 0
@@ -203,7 +203,7 @@ def _reachable_by(report: Report, reachable_by: str, peer_ip: str) -> None:
         report.add("spec.reachableBy", "reachableBy and peerIP address families do not match")
 
 
-def _bgp_filter(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def bgp_filter(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     for key, version in (("exportV4", 4), ("importV4", 4), ("exportV6", 6), ("importV6", 6)):
         for index, rule in enumerate(items(spec, key)):
             if isinstance(rule, dict):
@@ -224,11 +224,3 @@ def _bgp_filter_rule(report: Report, field: str, rule: dict[str, Any], version: 
     interface = text(rule, "interface")
     if interface and not _BGP_FILTER_INTERFACE.fullmatch(interface):
         report.add(f"{field}.interface", f"invalid interface pattern {shown(interface)}")
-
-
-KIND_CHECKS: dict[str, tuple[Check, ...]] = {
-    "IPPool": (_ippool,),
-    "BGPConfiguration": (_bgp_configuration,),
-    "BGPPeer": (_bgp_peer,),
-    "BGPFilter": (_bgp_filter,),
-}

@@ -259,15 +259,22 @@ def _staged(report: Report, spec: dict[str, Any], *, global_scope: bool) -> None
     _policy_spec(report, spec, global_scope=global_scope)
 
 
-def _profile(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+def profile(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
     _rules(report, spec)
     check_labels(report, "spec.labelsToApply", mapping(spec, "labelsToApply"))
 
 
-KIND_CHECKS: dict[str, tuple[Check, ...]] = {
-    "NetworkPolicy": (lambda r, o, s: _policy_spec(r, s, global_scope=False),),
-    "GlobalNetworkPolicy": (lambda r, o, s: _policy_spec(r, s, global_scope=True),),
-    "StagedNetworkPolicy": (lambda r, o, s: _staged(r, s, global_scope=False),),
-    "StagedGlobalNetworkPolicy": (lambda r, o, s: _staged(r, s, global_scope=True),),
-    "Profile": (_profile,),
-}
+def network_policy(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    _policy_spec(report, spec, global_scope=False)
+
+
+def global_network_policy(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    _policy_spec(report, spec, global_scope=True)
+
+
+def staged_network_policy(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    _staged(report, spec, global_scope=False)
+
+
+def staged_global_network_policy(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    _staged(report, spec, global_scope=True)

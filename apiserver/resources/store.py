@@ -1,9 +1,9 @@
 """``ResourceStore``: THE pipeline every verb of every kind goes through.
 
-Write order (fixed): request checks → system metadata → defaults → validate → cross-object
-hooks → encode → one etcd transaction → wait until the cache holds the write. Reads come
-from the watch-fed cache after it has caught up with etcd. Storage errors are translated to
-API errors here and nowhere else.
+Write order (fixed; the kind's ``Strategy`` supplies the per-kind parts, strategies.py):
+request checks → system metadata → defaults → validate → references → admission → encode → one etcd transaction → wait until the cache holds the write. Reads come
+from the watch-fed cache after it has caught up with etcd. Storage failures become API errors
+through ``storage_errors``, the one interpreter every verb uses.
 """
 from __future__ import annotations
 
@@ -21,13 +21,12 @@ from . import codec, patch as patches
 from .cache import Entry, WatchCache, make_entry
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
-from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Gone,
-                     Invalid, MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
-from .errors import TooLarge as TooLargeError
+from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
+                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
+from .storage_errors import api_error
 
 log = logging.getLogger(__name__)
 
-FEDERATION_LABEL = "federation.projectcalico.org/cluster"
 SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
 MAX_RETRIES = 200
 PAGE = 500                # keys per etcd range of a paged list
@@ -36,10 +35,32 @@ BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transa
 BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
 
 
-Admission = Callable[[Kind, "dict | None", "dict | None", "Actor"], None]
-"""A validating admission step, as Kubernetes' admission chain: ``(kind, new, old, actor)``
-after defaulting and validation (``new`` None on delete, ``old`` None on create); raises an
-ApiError to refuse. ``create_app`` registers them (``ResourceStore.admission``)."""
+class Admission:
+    """One step of the admission chain every request passes, as Kubernetes' admission
+    plugins: rules that are not a kind's own (who may write federation copies, which files an
+    RCC may name, what a peer may see). ``create_app`` registers them
+    (``ResourceStore.admission``); each method's default lets everything pass."""
+
+    def admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
+        """A write, after defaulting and validation (``new`` None on delete, ``old`` None on
+        create): raise an ApiError to refuse it."""
+
+    def visible(self, kind: Kind, actor: Actor) -> Callable[[dict], bool] | None:
+        """Which objects of ``kind`` exist at all for ``actor`` (list, watch and get), or
+        None for every one."""
+        return None
+
+    def yields(self, kind: Kind, existing: dict, actor: Actor) -> bool:
+        """Whether ``existing`` gives its name up to ``actor``'s create of the same name
+        (deleted first) rather than making it AlreadyExists."""
+        return False
+
+
+class Validating(Admission):
+    """A validating admission step written as a function ``(kind, new, old, actor)``."""
+
+    def __init__(self, admit: Callable[[Kind, "dict | None", "dict | None", "Actor"], None]) -> None:
+        self.admit = admit  # type: ignore[method-assign]
 
 
 class Validator(Protocol):
@@ -52,21 +73,15 @@ class Validator(Protocol):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking: the federation controller may write mirrored copies; a federation
-    peer never sees them."""
+    """Who is asking. ``internal``: a part of this server (never a request's user), which
+    may write the statuses only the server writes (``Kind.server_status``)."""
 
     user: str = "system:anonymous"
     groups: frozenset[str] = frozenset()
-    federation_writer: bool = False
-    federation_reader: bool = False
-
-    @property
-    def writes_status(self) -> bool:
-        """May write statuses that only the server writes (``Kind.server_status``)."""
-        return self is SYSTEM or self.federation_writer
+    internal: bool = False
 
 
-SYSTEM = Actor("system:apiserver")
+SYSTEM = Actor("system:apiserver", internal=True)
 
 
 @dataclass(frozen=True)
@@ -110,12 +125,13 @@ class ResourceStore:
         self.admission: list[Admission] = []
 
     # -- reads -----------------------------------------------------------------------------
-    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
-        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
-            return kind.hooks.virtual()
+    async def get(self, kind: Kind, name: str, namespace: str | None = None,
+                  actor: Actor = SYSTEM) -> dict:
+        if kind.strategy.is_virtual(name):
+            return kind.strategy.virtual()
         await self.cache.sync()
         entry = self.cache.entry(kind, name, namespace)
-        if entry is None:
+        if entry is None or not all(test(entry.obj) for test in self._visibility(kind, actor)):
             raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
         return entry.obj
 
@@ -126,7 +142,7 @@ class ResourceStore:
         not older than N (waiting briefly for it, then 504 "Too large resource version");
         ``N`` with ``exact`` = the state at revision N, read from etcd (410 once compacted).
         Pages (``limit``/``continue``) are read from etcd at one snapshot revision."""
-        keep = self.filter_for(options, actor)
+        keep = self.filter_for(kind, options, actor)
         rv = options.resource_version
         if rv:
             await self._reach(rv)
@@ -158,14 +174,15 @@ class ResourceStore:
     def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[Entry]:
         """The kind's built-in virtual object, when a list should show it (after the stored
         ones, on a list's last page)."""
-        obj = kind.hooks.virtual() if kind.hooks.virtual and namespace is None else None
+        virtual = kind.strategy.virtual
+        obj = virtual() if virtual is not None and namespace is None else None
         if obj is not None and keep(obj):
             return [Entry(kind, "", None, obj["metadata"]["name"], obj, 0, 0)]
         return []
 
-    @staticmethod
-    def filter_for(options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
-        """The list/watch predicate: selectors, and no mirrored copies for federation peers."""
+    def filter_for(self, kind: Kind, options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
+        """The list/watch predicate: selectors, and what the admission chain lets ``actor``
+        see."""
         tests = []
         if options.field_selector:
             tests.append(lambda o, f=options.field_selector: f(o["metadata"]))
@@ -173,9 +190,11 @@ class ResourceStore:
             tests.append(lambda o, f=options.label_selector: f(o["metadata"].get("labels") or {}))
         if options.selector:
             tests.append(lambda o, f=options.selector: f(o["metadata"].get("labels") or {}))
-        if actor.federation_reader:
-            tests.append(lambda o: FEDERATION_LABEL not in (o["metadata"].get("labels") or {}))
+        tests += self._visibility(kind, actor)
         return lambda o: all(t(o) for t in tests)
+
+    def _visibility(self, kind: Kind, actor: Actor) -> list[Callable[[dict], bool]]:
+        return [test for step in self.admission if (test := step.visible(kind, actor))]
 
     async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
                          keep: Callable[[dict], bool]) -> ListPage:
@@ -195,7 +214,7 @@ class ResourceStore:
                 page = await self.storage.list(prefix, revision=revision, start=start,
                                                limit=min(limit - len(items), PAGE))
             except st.StorageError as err:
-                raise _storage_error(err, listing=True) from None
+                raise api_error(err, reading=True) from None
             revision = revision or page.revision
             for kv in page.items:
                 entry = make_entry(kind, kv.key, kv.value, kv.mod_revision, kv.create_revision)
@@ -220,15 +239,37 @@ class ResourceStore:
                 raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
                                     kind=kind.kind, name=name)
             return obj
-        value = codec.encode(kind, obj)
+        value, key = codec.encode(kind, obj), _key(kind, obj)
+        for _ in range(MAX_RETRIES):
+            try:
+                return await self._written(obj, await self.storage.create(key, value))
+            except st.KeyExists as err:
+                if not await self._yielded(kind, err.current, actor):
+                    raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
+                                        kind=kind.kind, name=name) from None
+            except st.StorageError as err:
+                raise api_error(err) from None
+        raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
+                       "concurrent writes", kind=kind.kind, name=name)
+
+    async def _yielded(self, kind: Kind, current: st.KeyValue | None, actor: Actor) -> bool:
+        """Delete ``current`` when an admission step says it gives its name up to ``actor``
+        (a federation copy to a local object); False when it keeps it."""
         try:
-            revision = await self.storage.create(_key(kind, obj), value)
-        except st.KeyExists:
-            raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
-                                kind=kind.kind, name=name) from None
+            existing = codec.decode(kind, current.value, current.mod_revision) \
+                if current is not None else None
+        except ValueError:
+            return False
+        if existing is None or not any(step.yields(kind, existing, actor)
+                                       for step in self.admission):
+            return False
+        try:
+            await self.storage.delete(current.key, expect_revision=current.mod_revision)
+        except (st.KeyNotFound, st.RevisionConflict):
+            pass          # changed meanwhile: the create is tried again
         except st.StorageError as err:
-            raise _storage_error(err) from None
-        return await self._written(obj, revision)
+            raise api_error(err) from None
+        return True
 
     async def create_many(self, kind: Kind, bodies: list[tuple[str | None, Any]], *,
                           actor: Actor = SYSTEM) -> list[dict | ApiError]:
@@ -254,7 +295,7 @@ class ResourceStore:
                 continue
             except st.StorageError as err:
                 for i, _, _ in chunk:
-                    results[i] = _storage_error(err)
+                    results[i] = api_error(err)
                 continue
             for i, obj, _ in chunk:
                 results[i] = await self._written(obj, revision)
@@ -269,11 +310,11 @@ class ResourceStore:
 
     async def _new(self, kind: Kind, namespace: str | None, body: Any, actor: Actor) -> dict:
         """A new object ready to write: request checks, server metadata, defaults,
-        validation, hooks. Raises ApiError."""
+        validation, references. Raises ApiError."""
         obj = self._checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
         self._check_writable("Create", kind, name, namespace, actor)
-        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+        if kind.strategy.is_virtual(name):
             raise AlreadyExists(f"{ident(kind, name, namespace)} already exists (it is built in)",
                                 kind=kind.kind, name=name)
         set_fields = [f for f in SERVER_FIELDS if obj["metadata"].get(f) not in (None, "", 0)]
@@ -282,8 +323,7 @@ class ResourceStore:
                           "not be set on create", kind=kind.kind, name=name,
                           causes=[Cause(f"metadata.{f}", f"{f} is set by the server; remove it",
                                         "FieldValueForbidden") for f in set_fields])
-        self._check_owner(kind, obj, None, actor)
-        if kind.server_status and not actor.writes_status:
+        if kind.server_status and not actor.internal:
             obj.pop("status", None)
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
@@ -323,9 +363,9 @@ class ResourceStore:
         replace without a resourceVersion, or a patch that leaves it alone, is retried on
         conflict, and one that pins a version never is."""
         self._check_writable(verb, kind, name, namespace, actor, reserved=False)
-        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+        if kind.strategy.is_virtual(name):
             raise _not_supported(verb, kind, name, namespace)
-        if subresource == "status" and kind.server_status and not actor.writes_status:
+        if subresource == "status" and kind.server_status and not actor.internal:
             raise Forbidden(f"the status of {kind.kind} \"{name}\" is written by the server "
                             "only", kind=kind.kind, name=name)
         caught_up = False
@@ -343,7 +383,6 @@ class ResourceStore:
                     continue
                 raise _conflict(kind, name, namespace, pinned, current.revision)
             obj = self._merged(kind, current, new, subresource)
-            self._check_owner(kind, obj, current.obj, actor)
             await self._prepare(kind, obj, current.obj)
             self._admit(kind, obj, current.obj, actor)
             if dry_run:
@@ -360,7 +399,7 @@ class ResourceStore:
                 await self.cache.wait_for(err.current.mod_revision)
                 continue
             except st.StorageError as err:
-                raise _storage_error(err) from None
+                raise api_error(err) from None
             return await self._written(obj, revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
@@ -405,7 +444,7 @@ class ResourceStore:
         """Delete, under the preconditions given (resourceVersion, uid: 409 when the object
         differs). A uid precondition deletes exactly the version it was checked on."""
         self._check_writable("Delete", kind, name, namespace, actor)
-        if kind.hooks.virtual and name == kind.hooks.virtual()["metadata"]["name"]:
+        if kind.strategy.is_virtual(name):
             raise _not_supported("Delete", kind, name, namespace)
         for _ in range(MAX_RETRIES):
             current = await self._current(kind, name, namespace, resource_version)
@@ -418,9 +457,8 @@ class ResourceStore:
                 raise Conflict(f"Precondition failed: UID in precondition: {uid}, UID in object "
                                f"meta: {current.obj['metadata'].get('uid')}",
                                kind=kind.kind, name=name)
-            self._check_owner(kind, None, current.obj, actor)
-            if kind.hooks.check_delete:
-                kind.hooks.check_delete(self.cache, current.obj)
+            for check in kind.strategy.delete_checks:
+                check(self.cache, current.obj)
             self._admit(kind, None, current.obj, actor)
             if dry_run:
                 return current.obj
@@ -438,7 +476,7 @@ class ResourceStore:
                 await self.cache.wait_for(err.current.mod_revision)
                 continue
             except st.StorageError as err:
-                raise _storage_error(err) from None
+                raise api_error(err) from None
             await self._caught_up(prev.mod_revision)
             return codec.decode(kind, prev.value, prev.mod_revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
@@ -489,7 +527,8 @@ class ResourceStore:
         update of a reserved name finds nothing, as in libcalico-go."""
         if kind.read_only and actor is not SYSTEM:
             raise _not_supported(verb, kind, name, namespace)
-        why = kind.hooks.reserved(name) if reserved and kind.hooks.reserved else None
+        rule = kind.strategy.reserved
+        why = rule(name) if reserved and rule is not None else None
         if why:
             raise _not_supported(verb, kind, name, namespace, why)
 
@@ -505,7 +544,8 @@ class ResourceStore:
         return current
 
     async def _prepare(self, kind: Kind, obj: dict, old: dict | None) -> None:
-        """Defaults, validation (all causes at once), then cross-object hooks (re-checked
+        """Defaults, validation (all causes at once), then the rules about other objects
+        (``Strategy.references``, re-checked
         after catching up with etcd before a refusal, as another server may have just written
         what the rule needs)."""
         self.validator.default(kind.kind, obj)
@@ -521,29 +561,16 @@ class ResourceStore:
             raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: " + "; ".join(
                 f"{c.field}: {c.message}" for c in causes), kind=kind.kind, name=name,
                 causes=causes)
-        if kind.hooks.check:
+        for reference in kind.strategy.references:
             try:
-                kind.hooks.check(self.cache, obj, old)
+                reference(self.cache, obj, old)
             except ApiError:
                 await self.cache.sync()
-                kind.hooks.check(self.cache, obj, old)
+                reference(self.cache, obj, old)
 
     def _admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
-        for admit in self.admission:
-            admit(kind, new, old, actor)
-
-    @staticmethod
-    def _check_owner(kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
-        """Mirrored federation copies are written only by the federation controller."""
-        if not kind.federated or actor.federation_writer:
-            return
-        for obj in (old, new):
-            owner = ((obj or {}).get("metadata", {}).get("labels") or {}).get(FEDERATION_LABEL)
-            if owner:
-                raise Forbidden(f"{kind.kind} \"{obj['metadata']['name']}\" is a read-only copy "
-                                f"mirrored from cluster \"{owner}\" by the federation "
-                                "controller; change it in its home cluster", kind=kind.kind,
-                                name=obj["metadata"]["name"])
+        for step in self.admission:
+            step.admit(kind, new, old, actor)
 
     async def _written(self, obj: dict, revision: int) -> dict:
         """The written object (this request's private copy, which is exactly what a read of
@@ -630,21 +657,3 @@ def _not_supported(verb: str, kind: Kind, name: str, namespace: str | None,
     target = f"{namespace}/{name}" if namespace else name
     return MethodNotAllowed(f"operation {verb} is not supported on {kind.kind}({target})"
                             + (f": {reason}" if reason else ""), kind=kind.kind, name=name)
-
-
-def _storage_error(err: st.StorageError, *, listing: bool = False) -> ApiError:
-    """The API error for a storage error: the one translation every verb uses."""
-    if isinstance(err, st.Compacted):
-        return Gone("the requested resourceVersion is too old: etcd has compacted it; start a "
-                    "new list without it" if listing else f"{err}")
-    if isinstance(err, st.FutureRevision):
-        return Gone("the requested resourceVersion is newer than the datastore's: it comes from "
-                    "another or an earlier datastore; start a new list without it")
-    if listing and isinstance(err, st.Unavailable):
-        return ServiceUnavailable(f"etcd is unreachable: {err}")
-    if isinstance(err, st.TooLarge):
-        return TooLargeError(f"the object is too large for the datastore: {err}")
-    if isinstance(err, st.Indeterminate):
-        return Timeout("etcd was lost before it confirmed the write, so it may or may not have "
-                       f"been applied; read the object to find out ({err})")
-    return ServiceUnavailable(f"etcd is unreachable, nothing was written: {err}")

@@ -72,12 +72,10 @@ def first_of(*exprs: str, default: str = "") -> Getter:
     return value
 
 
-def table(columns: Iterable[Col], objects: Iterable[dict], *,
-          namespaced: bool, include_objects: bool = True) -> dict:
-    """A ``meta.k8s.io/v1`` Table; wide-only columns have priority 1."""
+def table(columns: Iterable[Col], objects: Iterable[dict], *, include_objects: bool = True) -> dict:
+    """A ``meta.k8s.io/v1`` Table; wide-only columns have priority 1. As kube-apiserver's, it
+    has no NAMESPACE column: clients add one from each row's object (kubectl's ``-A``)."""
     cols = list(columns)
-    if namespaced:
-        cols.insert(0, Col("NAMESPACE", "metadata.namespace"))
     rows = []
     for obj in objects:
         row: dict[str, Any] = {"cells": [c.get(obj) for c in cols]}

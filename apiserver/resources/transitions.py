@@ -1,6 +1,7 @@
 """Update-time rules: the CRD transition rules (``self == oldSelf``) and clientv3's update checks.
 
-They compare the stored object with its replacement, so they run only on updates
+A kind's strategy names its rules (``Strategy.transitions``). They compare the stored object
+with its replacement, so they run only on updates
 (`apiserver.resources.validation.Validator.validate_update`). Both objects are read through the
 total accessors: a malformed stored object yields no causes rather than an exception.
 """
@@ -16,7 +17,7 @@ from apiserver.resources.formats import parse_cidr
 Transition = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 
 
-def _ippool(report: Report, old: dict[str, Any], new: dict[str, Any]) -> None:
+def ippool(report: Report, old: dict[str, Any], new: dict[str, Any]) -> None:
     old_cidr, new_cidr = parse_cidr(old.get("cidr")), parse_cidr(new.get("cidr"))
     if old_cidr is not None and new_cidr is not None and old_cidr.network != new_cidr.network:
         report.add("spec.cidr", "CIDR cannot be changed; follow IP pool migration guide to avoid corruption.",
@@ -29,15 +30,9 @@ def _ippool(report: Report, old: dict[str, Any], new: dict[str, Any]) -> None:
                    "FieldValueForbidden")
 
 
-TRANSITIONS: dict[str, Transition] = {"IPPool": _ippool}
-"""Per kind: ``fn(report, old_spec, new_spec)``."""
-
-
-def run(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    """The causes that forbid replacing ``old`` by ``new`` (both whole ``kind`` objects)."""
-    transition = TRANSITIONS.get(kind)
-    if transition is None:
-        return []
+def run(transitions: tuple[Transition, ...], old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+    """The causes that forbid replacing ``old`` by ``new`` (whole objects of one kind)."""
     report = Report()
-    transition(report, mapping(old, "spec"), mapping(new, "spec"))
+    for transition in transitions:
+        transition(report, mapping(old, "spec"), mapping(new, "spec"))
     return report.causes

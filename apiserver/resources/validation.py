@@ -13,8 +13,9 @@ what was given and what is allowed, and a Kubernetes cause type). Two layers pro
 1. the kind's JSON Schema (``schemas/<kind>.json``, generated from Calico's CRDs): fields,
    types, enums, patterns (matched with RE2, as Go does), bounds, required fields, unknown
    fields (``FieldUnknown``);
-2. the semantic checks of `apiserver.resources.checks` (selectors, CIDRs, ports, protocols,
-   CEL rules, names, labels, Calico's struct validators).
+2. the semantic checks of `apiserver.resources.checks` with the kind's strategy
+   (``strategies.py``: selectors, CIDRs, ports, protocols, CEL rules, names, labels, Calico's
+   struct validators).
 
 A semantic cause on a field that already has a schema cause is left out (one clear message
 per field). Hostile input costs bounded time and memory: objects nested deeper than `MAX_DEPTH` or with
@@ -22,7 +23,7 @@ more than `MAX_NODES` values are refused before any other check, at most `MAX_CA
 are reported, and nothing here recurses on user data except jsonschema, which the depth bound
 protects. No exception escapes `validate` or `default` for any JSON-shaped input.
 
-A new kind needs only its schema file; named checks and defaults are optional.
+A new kind needs its schema file; its strategy's checks and defaults are optional.
 """
 from __future__ import annotations
 
@@ -39,10 +40,12 @@ from jsonschema import ValidationError
 from jsonschema.validators import Draft202012Validator, extend
 
 from apiserver.resources import checks, defaults, fieldnames, transitions
+from apiserver.resources.catalog import Catalog
+from apiserver.resources.strategies import PLAIN, UNSERVED, Strategy
 from apiserver.resources.errors import Cause
 from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
 
-__all__ = ["Cause", "Validator", "MAX_CAUSES", "MAX_DEPTH", "MAX_NODES"]
+__all__ = ["Cause", "Validator", "MissingSchemas", "MAX_CAUSES", "MAX_DEPTH", "MAX_NODES"]
 
 MAX_DEPTH = 64
 """Deepest nesting of objects/lists accepted (Calico's deepest real path is ~10)."""
@@ -99,11 +102,18 @@ def _format_checker() -> jsonschema.FormatChecker:
 _SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern, "items": _items_within_bounds})
 
 
+class MissingSchemas(RuntimeError):
+    """A served kind has no schema: an installation without its ``schemas/`` (serving such
+    a kind would fail every request; refusing to start says why at once)."""
+
+
 class Validator:
     """Defaults and validates objects of every kind that has a schema in ``schema_dir``."""
 
-    def __init__(self, schema_dir: Path) -> None:
-        """Load and compile every ``*.json`` schema in ``schema_dir`` (raises OSError/ValueError).
+    def __init__(self, schema_dir: Path, catalog: Catalog | None = None) -> None:
+        """Load and compile every ``*.json`` schema in ``schema_dir`` (raises OSError/ValueError,
+        and MissingSchemas unless every kind of ``catalog`` has one); each kind is defaulted
+        and checked as its catalog row's strategy says.
 
         The schemas are trusted files (``tests/test_schemas.py`` checks they are valid JSON Schema).
         """
@@ -119,6 +129,15 @@ class Validator:
             self._compiled[kind] = _SchemaValidator(schema, format_checker=formats)
             self._defaults[kind] = defaults.compile_defaults(schema) or defaults.SchemaDefaults()
             self._field_names[kind] = fieldnames.compile_field_names(schema)
+        catalog = catalog or Catalog()
+        self._strategies: dict[str, Strategy] = {**UNSERVED,
+                                                 **{k.kind: k.strategy for k in catalog}}
+        missing = sorted({kind.kind for kind in catalog} - self._schemas.keys())
+        if missing:
+            named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more kinds"
+                                              if len(missing) > 3 else "")
+            raise MissingSchemas(f"no JSON Schema in {schema_dir} for {named}: the "
+                                 "installation lacks its schemas/")
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -139,7 +158,7 @@ class Validator:
         plan = self._defaults[kind]
         if isinstance(obj, dict) and _shape_problem(obj) is None:
             fieldnames.canonicalise(self._field_names[kind], obj)
-            defaults.apply(kind, plan, obj)
+            defaults.apply(self._strategy(kind).defaults, plan, obj)
 
     def validate(self, kind: str, obj: Any) -> list[Cause]:
         """Every reason ``obj`` is not a valid ``kind`` (empty when valid). Never mutates ``obj``.
@@ -152,13 +171,18 @@ class Validator:
             return [problem]
         schema_causes = list(islice(_dedupe(_schema_causes(compiled.iter_errors(obj))), _SCAN_LIMIT))
         reported = {cause.field for cause in schema_causes}
-        semantic = (cause for cause in checks.run(kind, obj) if cause.field not in reported)
+        semantic = (cause for cause in checks.run(kind, self._strategy(kind), obj)
+                    if cause.field not in reported)
         return _bounded(_dedupe(chain(schema_causes, semantic)))
 
     def validate_update(self, kind: str, old: dict[str, Any], new: Any) -> list[Cause]:
         """`validate` of ``new`` plus the update-time rules against the stored ``old`` object
         (IPPool CIDR and blockSize are immutable, ...). Never mutates either object."""
-        return _bounded(_dedupe(chain(self.validate(kind, new), transitions.run(kind, old, new))))
+        rules = self._strategy(kind).transitions
+        return _bounded(_dedupe(chain(self.validate(kind, new), transitions.run(rules, old, new))))
+
+    def _strategy(self, kind: str) -> Strategy:
+        return self._strategies.get(kind, PLAIN)
 
 
 def _shape_problem(obj: Any) -> Cause | None:

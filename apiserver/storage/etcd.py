@@ -18,7 +18,7 @@ import grpc
 from aetcd import rpc
 
 from .interface import (Compacted, FutureRevision, Indeterminate, KeyExists, KeyNotFound,
-                        KeyValue, ListResult, RevisionConflict, StorageError, TooLarge,
+                        KeyValue, ListResult, NoSpace, RevisionConflict, StorageError, TooLarge,
                         Unavailable, WatchEvent)
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ def _error(err: grpc.aio.AioRpcError, *, write: bool = False) -> StorageError:
     etcd (a dropped stream, a deadline, an etcd-side timeout) is Indeterminate; one that
     never left (no connection to any endpoint) is Unavailable."""
     code, details = err.code(), err.details() or ""
+    if "database space exceeded" in details:   # the NOSPACE alarm: nothing was written
+        return NoSpace(details)
     if "compacted" in details:
         return Compacted(0)
     if "future revision" in details:
@@ -109,6 +111,7 @@ class EtcdStorage:
         self._kv = rpc.KVStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
         self._lease = rpc.LeaseStub(self._channel)
+        self._maintenance = rpc.MaintenanceStub(self._channel)
 
     async def _call(self, method, request, *, write: bool = False):
         try:
@@ -213,8 +216,28 @@ class EtcdStorage:
         except Unavailable:
             log.warning("could not revoke lease %x; it will expire by itself", lease)
 
+    async def alarms(self) -> list[str]:
+        resp = await self._call(self._maintenance.Alarm, rpc.AlarmRequest(
+            action=rpc.AlarmRequest.GET, memberID=0, alarm=rpc.NONE))
+        return sorted({rpc.AlarmType.Name(a.alarm) for a in resp.alarms})
+
+    async def compaction_turn(self, key: str, version: int, value: bytes) -> tuple[bool, int, int]:
+        k = key.encode()
+        resp = await self._txn(
+            [rpc.Compare(key=k, result=rpc.Compare.EQUAL, target=rpc.Compare.VERSION,
+                         version=version)],
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))], k)
+        if resp.succeeded:
+            return True, version + 1, resp.header.revision
+        kvs = resp.responses[0].response_range.kvs
+        return False, kvs[0].version if kvs else 0, resp.header.revision
+
     async def compact(self, revision: int) -> None:
-        await self._call(self._kv.Compact, rpc.CompactionRequest(revision=revision, physical=True))
+        await self._call(self._kv.Compact, rpc.CompactionRequest(revision=revision))
+
+    async def db_size(self) -> int:
+        resp = await self._call(self._maintenance.Status, rpc.StatusRequest())
+        return resp.dbSize
 
     async def close(self) -> None:
         await self._channel.close()
@@ -251,8 +274,7 @@ class EtcdWatch:
                     raise Compacted(resp.compact_revision)
                 if resp.canceled:
                     raise Unavailable(f"etcd cancelled the watch: {resp.cancel_reason}")
-                if resp.created and not resp.events:
-                    continue
+                # the creation answer is an empty batch: the watch is up, with or without writes
                 return resp.header.revision, [_event(ev) for ev in resp.events]
         except grpc.aio.AioRpcError as err:
             raise _error(err) from None

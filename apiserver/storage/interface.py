@@ -10,6 +10,8 @@ Exception tree (everything a caller needs to handle is a ``StorageError``):
     ├── FutureRevision     a read at a revision etcd has not reached (a restored datastore)
     ├── Unavailable        the datastore cannot be reached; the operation was not applied and may be retried
     │   └── Indeterminate  the datastore was lost after a write was sent: it may or may not have been applied
+    ├── NoSpace            the datastore is full (etcd's NOSPACE alarm): no write is applied until an
+    │                      operator frees space; reads still work
     └── TooLarge           the value is larger than the datastore accepts
 """
 from __future__ import annotations
@@ -86,6 +88,10 @@ class TooLarge(StorageError):
     pass
 
 
+class NoSpace(StorageError):
+    pass
+
+
 class WatchStream(Protocol):
     """Iterate for ``(revision, events)`` batches (``revision``: the store's revision when the
     batch was sent, which may run ahead of the events). Raises Compacted or Unavailable."""
@@ -141,5 +147,22 @@ class Storage(Protocol):
         ...
 
     async def revoke(self, lease: int) -> None: ...
+
+    async def alarms(self) -> list[str]:
+        """The datastore's active alarms (``NOSPACE``, ``CORRUPT``); a quick health probe."""
+        ...
+
+    async def compaction_turn(self, key: str, version: int, value: bytes) -> tuple[bool, int, int]:
+        """Put ``key`` only if its version is ``version`` (one replica's turn to compact per
+        interval); return (won, the key's version now, the store's revision)."""
+        ...
+
+    async def compact(self, revision: int) -> None:
+        """Discard the history before ``revision``. Raises Compacted when already past it."""
+        ...
+
+    async def db_size(self) -> int:
+        """The datastore's size on disk in bytes."""
+        ...
 
     async def close(self) -> None: ...

@@ -1,24 +1,16 @@
-"""The few kinds with real special behaviour: cross-object rules, built-ins, virtual objects.
+"""Rules about other objects (a strategy's ``references`` and ``delete_checks``), and names
+a kind reserves for other owners (``reserved``).
 
-Hooks see other objects through a ``Lookup`` (the watch-fed cache) and report by raising
+They see other objects through a ``Lookup`` (the watch-fed cache) and report by raising
 ``ApiError``s; they never write.
 """
 from __future__ import annotations
 
 import ipaddress
-import uuid
-from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from .calico import BUILTIN_TIERS, DEFAULT_TIER
 from .errors import Cause, Forbidden, Invalid, NotFound
-
-TIER_LABEL = "projectcalico.org/tier"
-POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
-                "StagedGlobalNetworkPolicy")
-BUILTIN_TIERS = {"default": ("Deny", 1_000_000), "kube-admin": ("Pass", 1_000),
-                 "kube-baseline": ("Pass", 10_000_000)}
-DEFAULT_ALLOW = "projectcalico-default-allow"
-CALICO_VERSION = "v3.32.1"
 
 
 class Lookup(Protocol):
@@ -26,17 +18,13 @@ class Lookup(Protocol):
 
     def list(self, kind: str, namespace: str | None = None) -> list[dict]: ...
 
-
-Check = Callable[[Lookup, dict, "dict | None"], None]
-CheckDelete = Callable[[Lookup, dict], None]
+    def tiered_kinds(self) -> list[str]: ...
 
 
-@dataclass(frozen=True)
-class Hooks:
-    check: Check | None = None               # cross-object rules before a create/update
-    check_delete: CheckDelete | None = None  # rules before a delete
-    virtual: Callable[[], dict] | None = None  # a read-only object that always exists
-    reserved: Callable[[str], str | None] | None = None  # why a name may not be written, or None
+Reference = Callable[[Lookup, dict, "dict | None"], None]
+"""``fn(lookup, new, old)`` before a create (``old`` None) or update: raise to refuse."""
+DeleteCheck = Callable[[Lookup, dict], None]
+"""``fn(lookup, stored)`` before a delete: raise to refuse."""
 
 
 def kubernetes_policy_name(name: str) -> str | None:
@@ -47,7 +35,7 @@ def kubernetes_policy_name(name: str) -> str | None:
 
 
 def tier_exists(lookup: Lookup, obj: dict, old: dict | None) -> None:
-    tier = obj.get("spec", {}).get("tier") or "default"
+    tier = obj.get("spec", {}).get("tier") or DEFAULT_TIER
     if lookup.get("Tier", tier) is None:
         raise NotFound(f'tiers.projectcalico.org "{tier}" not found: the policy\'s tier must '
                        f"exist before the policy", kind="Tier", name=tier)
@@ -90,25 +78,7 @@ def tier_deletable(lookup: Lookup, obj: dict) -> None:
     name = obj["metadata"]["name"]
     if name in BUILTIN_TIERS:
         raise Forbidden(f"Cannot delete {name} tier", kind="Tier", name=name)
-    for kind in POLICY_KINDS:
-        if any((p.get("spec", {}).get("tier") or "default") == name for p in lookup.list(kind)):
+    for kind in lookup.tiered_kinds():
+        if any((p.get("spec", {}).get("tier") or DEFAULT_TIER) == name
+               for p in lookup.list(kind)):
             raise Forbidden("Cannot delete a non-empty tier", kind="Tier", name=name)
-
-
-def default_allow_profile() -> dict:
-    return {"kind": "Profile", "apiVersion": "projectcalico.org/v3",
-            "metadata": {"name": DEFAULT_ALLOW, "resourceVersion": "1"},
-            "spec": {"ingress": [{"action": "Allow"}], "egress": [{"action": "Allow"}]}}
-
-
-def builtins() -> list[dict]:
-    """Objects every datastore has (created at start when absent), as libcalico-go's
-    ``EnsureInitialized``."""
-    objs = [{"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": name},
-             "spec": {"defaultAction": action, "order": order}}
-            for name, (action, order) in BUILTIN_TIERS.items()]
-    objs.append({"apiVersion": "projectcalico.org/v3", "kind": "ClusterInformation",
-                 "metadata": {"name": "default"},
-                 "spec": {"clusterGUID": uuid.uuid4().hex, "clusterType": "etcdv3",
-                          "calicoVersion": CALICO_VERSION, "datastoreReady": True}})
-    return objs

@@ -1,0 +1,102 @@
+"""What is special about each kind: one ``Strategy`` per catalog row (``Kind.strategy``).
+
+As Kubernetes' generic registry gives each resource a ``Store`` with its create, update and
+delete strategies, a row names its strategy and the store applies its parts in a fixed order
+(``store.py``; ``rest.BeforeCreate``/``BeforeUpdate`` in Kubernetes):
+
+    1. ``defaults``     canonical forms of typed values, then clientv3's defaults (defaults.py);
+                        the CRD defaults of the kind's schema follow, for every kind
+    2. validation       the kind's JSON Schema (every kind), then the ``name`` rule and
+                        ``singleton`` name, label/annotation syntax (every kind), then ``checks``
+    3. ``transitions``  on an update, rules comparing the stored object with the new one
+    4. ``references``   rules about other objects (the policy's tier exists…), against the cache
+    5. the admission chain (``ResourceStore.admission``: federation ownership, RCC files)
+       and, before a delete, ``delete_checks``
+
+plus facts the store, codec and federation read: ``tiered`` (a policy: tier label and
+libcalico-go's name annotation), ``federated`` (mirrored between clusters), ``read_only``,
+``virtual`` (an object that always exists without being stored) and ``reserved`` (names that
+belong to another owner). A kind with none of this uses ``PLAIN``.
+
+To add a kind: its schema in ``schemas/``, its row in ``catalog.py``, and here a strategy
+when it has behaviour of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import checks, config_checks, defaults, endpoint_checks, network_checks, policy_checks
+from . import references, transitions
+from .builtins import default_allow_profile
+from .fieldview import Check
+from .metadata_checks import GLOBAL_POLICY_NAME, LABEL_NAME, POLICY_NAME, SUBDOMAIN_NAME, NameRule
+
+
+@dataclass(frozen=True)
+class Strategy:
+    defaults: tuple[defaults.Default, ...] = ()
+    checks: tuple[Check, ...] = ()
+    name: NameRule = SUBDOMAIN_NAME
+    singleton: str | None = None        # the one name objects of the kind may have
+    transitions: tuple[transitions.Transition, ...] = ()
+    references: tuple[references.Reference, ...] = ()
+    delete_checks: tuple[references.DeleteCheck, ...] = ()
+    reserved: Callable[[str], str | None] | None = None   # why a name is not ours, or None
+    virtual: Callable[[], dict] | None = None
+    tiered: bool = False
+    federated: bool = False
+    read_only: bool = False             # the API may not create, replace or delete it
+
+    def is_virtual(self, name: str) -> bool:
+        return self.virtual is not None and name == self.virtual()["metadata"]["name"]
+
+
+PLAIN = Strategy()
+
+
+def _policy(check: Check, name: NameRule, **extra) -> Strategy:
+    return Strategy(defaults=(defaults.canonical_rules, defaults.policy), checks=(check,),
+                    name=name, references=(references.tier_exists,), tiered=True, **extra)
+
+
+NETWORK_POLICY = _policy(policy_checks.network_policy, POLICY_NAME,
+                         reserved=references.kubernetes_policy_name)
+GLOBAL_NETWORK_POLICY = _policy(policy_checks.global_network_policy, GLOBAL_POLICY_NAME)
+STAGED_NETWORK_POLICY = _policy(policy_checks.staged_network_policy, POLICY_NAME)
+STAGED_GLOBAL_NETWORK_POLICY = _policy(policy_checks.staged_global_network_policy,
+                                       GLOBAL_POLICY_NAME)
+PROFILE = Strategy(defaults=(defaults.canonical_rules,), checks=(policy_checks.profile,),
+                   virtual=default_allow_profile)
+TIER = Strategy(defaults=(defaults.tier,), checks=(checks.builtin_tier,), name=LABEL_NAME,
+                delete_checks=(references.tier_deletable,))
+
+NETWORK_SET = Strategy(checks=(checks.network_set,), federated=True)
+IPPOOL = Strategy(defaults=(defaults.canonical_ippool_cidr, defaults.ippool),
+                  checks=(network_checks.ippool,), transitions=(transitions.ippool,),
+                  references=(references.ippool_no_overlap,))
+IP_RESERVATION = Strategy(checks=(checks.ip_reservation,))
+BGP_CONFIGURATION = Strategy(checks=(network_checks.bgp_configuration,))
+BGP_PEER = Strategy(checks=(network_checks.bgp_peer,),
+                    references=(references.bgppeer_filters_exist,))
+BGP_FILTER = Strategy(defaults=(defaults.canonical_bgp_filter,),
+                      checks=(network_checks.bgp_filter,))
+
+HOST_ENDPOINT = Strategy(checks=(endpoint_checks.host_endpoint,))
+WORKLOAD_ENDPOINT = Strategy(defaults=(defaults.workload_endpoint,),
+                             checks=(endpoint_checks.workload_endpoint,))
+NODE = Strategy(checks=(endpoint_checks.node,))
+CALICO_NODE_STATUS = Strategy(checks=(checks.calico_node_status,))
+
+FELIX_CONFIGURATION = Strategy(defaults=(defaults.canonical_felix_ports,
+                                         defaults.felix_configuration),
+                               checks=(config_checks.felix_configuration,))
+KUBE_CONTROLLERS_CONFIGURATION = Strategy(defaults=(defaults.kube_controllers_configuration,),
+                                          checks=(config_checks.kube_controllers_configuration,),
+                                          singleton="default")
+CLUSTER_INFORMATION = Strategy(singleton="default", read_only=True)
+REMOTE_CLUSTER_CONFIGURATION = Strategy(checks=(checks.remote_cluster_configuration,))
+
+# Kinds with a schema that the API does not serve yet (IPAM's own objects): validated only.
+UNSERVED = {"BlockAffinity": Strategy(checks=(checks.block_affinity,)),
+            "IPAMConfiguration": Strategy(singleton="default")}
