@@ -16,10 +16,11 @@ from aiohttp.web_server import Server
 from . import metrics
 from .api import discovery, keys, resources
 from .api.codec import error_response
+from .api.connections import GuardedRequestHandler, GuardedServer
 from .api.health import EtcdProbe, Health, Named, cache_alive, cache_check
 from .auth import Authenticator
 from .config import Settings
-from .federation import credentials
+from .federation import credentials, spec
 from .federation.ownership import CopyOwnership
 from .federation.service import Federation
 from .resources import errors
@@ -148,7 +149,8 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
     app.add_routes(discovery.routes())
     app.add_routes(resources.routes())
     app.cleanup_ctx.append(_run_cache)
-    store.admission += [CopyOwnership(), credentials.admission(settings.federation_credentials_dir)]
+    store.admission += [CopyOwnership(), credentials.admission(settings.federation_credentials_dir),
+                        spec.admission()]
     federation = Federation(settings, store)
     health.ready.append(Named("federation", federation.ready_check))
     app.cleanup_ctx.append(federation.lifecycle)
@@ -207,25 +209,31 @@ MAX_HEADER_BYTES = 16 * 1024
 
 def make_runner(app: web.Application, **kwargs) -> web.AppRunner:
     """The runner that serves ``app`` (``main.serve``; tests pass it to their TestServer):
-    URL and header limits, and requests its HTTP parser refuses answered as a ``Status``."""
+    URL and header limits, connection limits (``connections.py``), and requests its HTTP
+    parser refuses answered as a ``Status``."""
+    settings = app[keys.SETTINGS]
     return _StatusRunner(app, max_line_size=MAX_URL_BYTES, max_field_size=MAX_HEADER_BYTES,
-                         **kwargs)
+                         keepalive_timeout=settings.idle_timeout, **kwargs)
 
 
 class _StatusRunner(web.AppRunner):
     async def _make_server(self) -> Server:
         server = await super()._make_server()
-        return _StatusServer(server.request_handler, request_factory=server.request_factory,
-                             handler_cancellation=server.handler_cancellation,
-                             **server._kwargs)
+        guarded = _StatusServer(server.request_handler, request_factory=server.request_factory,
+                                handler_cancellation=server.handler_cancellation,
+                                **server._kwargs)
+        settings = self.app[keys.SETTINGS]
+        guarded.max_connections = settings.max_connections
+        guarded.header_timeout = settings.header_timeout
+        return guarded
 
 
-class _StatusServer(Server):
+class _StatusServer(GuardedServer):
     def __call__(self) -> RequestHandler:
         return _StatusRequestHandler(self, loop=self._loop, **self._kwargs)
 
 
-class _StatusRequestHandler(RequestHandler):
+class _StatusRequestHandler(GuardedRequestHandler):
     """Answers a request aiohttp refuses before any middleware runs (an oversize URL or header,
     bytes that are not HTTP) or that fails outside the middlewares with a ``Status`` like every
     other error. aiohttp's own answer is plain text quoting up to 100 of the offending bytes,

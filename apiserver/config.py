@@ -20,6 +20,9 @@ class Settings:
     client_ca_file: str | None = None
     insecure: bool = False
     max_request_bytes: int = 3 * 1024 * 1024
+    max_connections: int = 4096
+    idle_timeout: float = 75.0        # an idle keep-alive connection is closed after this
+    header_timeout: float = 30.0      # a request's headers must be complete this soon
     request_timeout: float = 60.0
     etcd_timeout: float = 5.0
     watch_timeout: float = 1800.0

@@ -7,7 +7,6 @@ import csv
 import ipaddress
 import logging
 import os
-import re
 import signal
 import ssl
 import sys
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .api.connections import quiet_accept_errors, raise_open_files_limit
 from .app import create_app, make_runner
 from .auth import load_tokens
 from .config import Settings
@@ -87,6 +87,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    default=Settings.request_timeout)
     p.add_argument("--max-watches-per-client", type=_number(int, zero=True),
                    default=Settings.max_watches_per_client)
+    p.add_argument("--max-connections", type=_number(int, zero=True),
+                   default=Settings.max_connections,
+                   help="open client connections at most (0: no limit); one more gets 503")
+    p.add_argument("--idle-timeout", type=_number(float, zero=True),
+                   default=Settings.idle_timeout, metavar="SECONDS",
+                   help="close a keep-alive connection idle this long")
+    p.add_argument("--header-timeout", type=_number(float, zero=True),
+                   default=Settings.header_timeout, metavar="SECONDS",
+                   help="close a connection whose request headers take longer (slowloris)")
     p.add_argument("--etcd-compaction-interval", type=_duration, default="5m", metavar="D",
                    help="compact etcd's history every D (a Go duration such as 5m or 1h; 0: "
                    "never, when another tool compacts), keeping the last interval's revisions")
@@ -115,6 +124,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                     client_ca_file=a.client_ca_file, insecure=a.insecure,
                     max_request_bytes=a.max_request_bytes, request_timeout=a.request_timeout,
                     max_watches_per_client=a.max_watches_per_client,
+                    max_connections=a.max_connections, idle_timeout=a.idle_timeout,
+                    header_timeout=a.header_timeout,
                     etcd_compaction_interval=a.etcd_compaction_interval,
                     federation=not a.no_federation,
                     federation_credentials_dir=a.federation_credentials_dir)
@@ -277,6 +288,8 @@ async def _serve(settings: Settings, storage: EtcdStorage) -> None:
     runner = make_runner(app, access_log=None, shutdown_timeout=2.0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    raise_open_files_limit()
+    quiet_accept_errors(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:

@@ -155,7 +155,8 @@ async def main() -> None:
                 "apiVersion": "projectcalico.org/v3", "kind": "RemoteClusterConfiguration",
                 "metadata": {"name": "cluster-b"},
                 "spec": {"apiServer": b.url, "tokenFile": str(root / "peer.token"),
-                         "syncOptions": {"kinds": ["GlobalNetworkSet"]}}})
+                         "syncOptions": {"kinds": ["GlobalNetworkSet"],
+                                         "maxObjects": max(args.sets, 1)}}})
             assert r.status_code == 201, r.text
             labels = 'kind="GlobalNetworkSet",peer="cluster-b"'
             while True:

@@ -478,6 +478,28 @@ async def test_watch_bookmarks_and_timeout(clean_etcd):
             assert lines and all(json.loads(x)["type"] == "BOOKMARK" for x in lines)
 
 
+async def test_bookmarks_keep_coming_while_filtered_out_changes_stream(clean_etcd):
+    """A selector watch whose objects never change still gets its bookmarks while other
+    objects change all the time (a federation peer's heartbeat depends on it)."""
+    import httpx
+    from conftest import running_server
+    async with running_server(clean_etcd.endpoint, bookmark_interval=0.3) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+            await c.post(f"{GROUP}/globalnetworksets", json=gns("busy", labels={"x": "busy"}))
+
+            async def churn() -> None:
+                for i in range(40):
+                    await c.patch(f"{GROUP}/globalnetworksets/busy",
+                                  json={"metadata": {"annotations": {"n": str(i)}}},
+                                  headers={"Content-Type": "application/merge-patch+json"})
+                    await asyncio.sleep(0.05)
+            task = asyncio.create_task(churn())
+            events = await read_events(c, f"{GROUP}/globalnetworksets?watch=1&allowWatchBookmarks"
+                                          "=true&labelSelector=x%3Dquiet&timeoutSeconds=2", 3)
+            await task
+            assert [e["type"] for e in events] == ["BOOKMARK"] * 3
+
+
 async def test_watch_from_compacted_revision_is_410(client, clean_etcd):
     for i in range(3):
         await client.post(f"{GROUP}/globalnetworksets", json=gns(f"c{i}"))

@@ -6,6 +6,8 @@ Convergence is awaited by polling with a deadline; nothing here asserts on timin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -18,14 +20,17 @@ from aiohttp.test_utils import TestServer
 from conftest import GROUP, gns, netset, etcd_process, etcdctl
 from apiserver.app import create_app
 from apiserver.config import Settings
-from apiserver.federation.manager import ManagerOptions, go_duration
+from apiserver.federation.copies import copy_name
+from apiserver.federation.manager import ManagerOptions
+from apiserver.federation.spec import go_duration, name_problem
+from apiserver.resources.catalog import Catalog
 from apiserver.federation.peer import Limits
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
-FAST = ManagerOptions(limits=Limits(connect_timeout=1, request_timeout=2, watch_idle_timeout=8,
-                                    watch_seconds=30, max_list_bytes=1024 * 1024),
+FAST = ManagerOptions(limits=Limits(connect_timeout=1, request_timeout=2, idle_timeout=8,
+                                    watch_seconds=30, max_page_bytes=1024 * 1024),
                       status_interval=0.1, status_refresh=1.0, backoff_max=0.5,
                       sweep_interval=1.0)
 
@@ -511,3 +516,63 @@ async def test_readiness_waits_for_the_first_sync_of_every_peer(clean_etcd):
     finally:
         await second.stop()
         await fake.close()
+
+
+# -- names, pages, identity ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["b.x", "cluster-b.example.com", "Cluster-B", "b_x"])
+async def test_peer_names_are_dns_labels_without_dots(server, name):
+    async with httpx.AsyncClient(base_url=server, timeout=10) as c:
+        r = await c.post(f"{GROUP}/remoteclusterconfigurations",
+                         json=rcc(name, "https://peer.example:5443"))
+    assert r.status_code == 422, r.text
+    causes = r.json()["details"]["causes"]
+    assert [c["field"] for c in causes] == ["metadata.name"], causes
+    if "." in name:     # a DNS subdomain, which every other kind's names may be
+        assert "must be a DNS label" in causes[0]["message"] and \
+            "no '.'" in causes[0]["message"], causes
+
+
+def test_copy_names_cannot_collide():
+    """Peer ``b``'s ``x.y`` and peer ``b.x``'s ``y`` would both be ``b.x.y``: ``b.x`` cannot
+    name a peer, so ``<peer>.<name>`` splits at the first dot."""
+    assert name_problem("b") is None and name_problem("b.x") is not None
+    assert copy_name("b", "x.y").partition(".") == ("b", ".", "x.y")
+
+
+def test_the_rcc_kinds_are_the_catalogs_federated_kinds():
+    schema = json.loads((Path(__file__).parent.parent / "schemas" /
+                         "remoteclusterconfiguration.json").read_text())
+    kinds = schema["properties"]["spec"]["properties"]["syncOptions"]["properties"]["kinds"]
+    assert kinds["items"]["enum"] == [k.kind for k in Catalog() if k.federated]
+    assert kinds["maxItems"] == len(kinds["items"]["enum"])
+
+
+async def test_a_real_peer_is_read_in_pages_and_identified_by_its_guid(clean_etcd, peer_etcd,
+                                                                        tmp_path):
+    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
+    paged = dataclasses.replace(FAST, limits=dataclasses.replace(FAST.limits, page_size=10))
+    a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
+                              federation_options=paged,
+                              federation_credentials_dir=str(tmp_path)).start()
+    try:
+        async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
+                httpx.AsyncClient(base_url=b.url, timeout=10,
+                                  headers={"Authorization": "Bearer admin-b"}) as cb, \
+                httpx.AsyncClient(base_url=b.url, timeout=10,
+                                  headers={"Authorization": "Bearer fed-b"}) as as_peer:
+            for i in range(35):
+                await post(cb, gns(f"s{i:02d}", [f"10.{i}.0.0/16"]))
+            # the federation role may read the peer's identity, and no other object
+            info = await as_peer.get(f"{GROUP}/clusterinformations/default")
+            assert info.status_code == 200 and info.json()["spec"]["clusterGUID"]
+            assert (await as_peer.get(f"{GROUP}/tiers/default")).status_code == 403
+            assert (await as_peer.get(f"{GROUP}/clusterinformations")).status_code == 403
+            await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file)))
+
+            async def mirrored() -> bool:
+                return len(await copies(ca, "globalnetworksets", "cluster-b")) == 35 and \
+                    (await status(ca, "cluster-b")).get("state") == "InSync"
+            await eventually(mirrored, what="35 sets mirrored in pages of 10")
+    finally:
+        await a.stop()
+        await b.stop()

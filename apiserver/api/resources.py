@@ -14,7 +14,7 @@ from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, No
                                 UnsupportedMediaType)
 from ..resources.patch import PATCH_TYPES
 from ..resources.store import Actor, ListOptions, ResourceStore
-from . import keys
+from . import connections, keys
 from .codec import base_type, dumps, read_body, respond, respond_list
 
 PREFIX = "/apis/projectcalico.org/v3"
@@ -41,6 +41,10 @@ def _kind(request: web.Request) -> tuple[Kind, str | None]:
     kind = catalog.by_plural.get(plural)
     namespace = request.match_info.get("namespace")
     if kind is None:
+        allowed = allowed_methods(request)   # e.g. DELETE …/namespaces/ns/networksets, routed
+        if allowed:                          # as the object "ns" of a plural "namespaces"
+            raise MethodNotAllowed(f"{request.method} is not allowed here; allowed: "
+                                   + ", ".join(sorted(allowed)))
         raise NotFound(f"the server could not find the requested resource ({plural})")
     if namespace is not None and not kind.namespaced:
         raise NotFound(f"{kind.kind} is not namespaced; use {PREFIX}/{kind.plural}")
@@ -139,7 +143,7 @@ def _store(request: web.Request) -> ResourceStore:
 
 
 async def _body(request: web.Request, content_type: str | None = None):
-    return await read_body(await request.read(),
+    return await read_body(await connections.read(request),
                            content_type or request.headers.get("Content-Type", ""))
 
 
@@ -271,7 +275,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
 async def _delete_options(request: web.Request) -> dict:
     """The DeleteOptions a DELETE carries in its body (as kubectl sends them), checked;
     ``{}`` without a body."""
-    if not (await request.read()).strip():
+    if not (await connections.read(request)).strip():
         return {}
     options = await _body(request, request.headers.get("Content-Type") or "application/json")
     if not isinstance(options, dict):
@@ -348,17 +352,16 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
         now = loop.time()
         if now >= deadline or request.transport is None or request.transport.is_closing():
             return
+        if now >= next_bookmark:   # due after a quiet interval, filtered-out changes or not
+            next_bookmark = now + settings.bookmark_interval
+            if bookmarks and sub.queue.empty():
+                await _write(resp, _bookmark(kind, cache.revision), settings.watch_write_timeout)
+            continue
         try:
             async with asyncio.timeout(min(deadline, next_bookmark, now + IDLE_CHECK) - now):
                 change = await sub.get()
         except TimeoutError:
-            if loop.time() >= next_bookmark:
-                next_bookmark = loop.time() + settings.bookmark_interval
-                if bookmarks and sub.queue.empty():
-                    await _write(resp, _bookmark(kind, cache.revision),
-                                 settings.watch_write_timeout)
             continue
-        next_bookmark = loop.time() + settings.bookmark_interval
         if change is None:
             if isinstance(sub.error, ApiError):
                 await _write(resp, _error_event(sub.error), settings.watch_write_timeout)
@@ -366,6 +369,7 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
         event = _filtered(change, keep)
         if event:
             await _write(resp, event, settings.watch_write_timeout)
+            next_bookmark = loop.time() + settings.bookmark_interval
 
 
 def _filtered(change, keep) -> bytes | None:

@@ -3,10 +3,11 @@
     service.py  what create_app wires in: leader election around the manager, readiness, metrics
     leader.py   etcd lease election: one replica per cluster runs the syncers
     manager.py  RemoteClusterConfiguration objects → running syncers; RCC status
+    spec.py     an RCC read into a PeerSpec; its admission (name, allowedNets); quota defaults
+    remote.py   RemoteCluster: what one peer's syncers share (client, identity, quota)
     syncer.py   PeerSyncer: one per (peer, kind): list, watch, mirror; SyncerStatus
     peer.py     PeerClient: the HTTP client of one peer, with deadlines and size caps
     credentials.py  RCC file fields confined to --federation-credentials-dir; safe readers
-    ownership.py    the admission step: copies are the controller's, local objects win names
     copies.py   how a peer object becomes a local copy, and the one writer of copies
     metrics.py  Prometheus collector over the syncers' statuses
 """

@@ -9,6 +9,12 @@ deleted here: a local object that owns a copy's name wins. A copy never goes bac
 is not replaced by a copy of an older version (lower origin resourceVersion) of the same
 origin object. (A peer's revisions only grow; restore a peer's etcd from a snapshot with
 ``--bump-revision``, as for Kubernetes.)
+
+What the local store says about a write is one of three things: the object is refused
+(``REJECTED``: invalid, or too large for etcd — the object is reported, never written, and
+nothing is retried), the name changed hands meanwhile (look again), or the datastore itself is
+in trouble (out of space, unreachable, a lost answer): raised, so the syncer reports the peer
+as Failed with that reason and retries with backoff.
 """
 from __future__ import annotations
 
@@ -17,8 +23,10 @@ from dataclasses import dataclass
 from typing import Awaitable, Iterable, TypeVar
 
 from ..resources.catalog import API_VERSION, Kind
+from ..resources.codec import dumps
 from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
                                 NotFound, TooLarge)
+from ..resources.formats import IPNetwork, parse_cidr
 from ..resources.store import ResourceStore
 from .ownership import CONTROLLER, FEDERATION_LABEL, owner
 
@@ -30,6 +38,7 @@ ORIGIN_REVISION = ANNOTATION_PREFIX + "origin-resource-version"
 Key = tuple[str | None, str]      # (namespace, local name)
 T = TypeVar("T")
 MAX_PASSES = 5      # list-and-delete rounds of remove_all before it gives up (for now)
+REJECTED = (Invalid, BadRequest, TooLarge)   # the store's answers about one object itself
 
 
 class ImportRejected(ValueError):
@@ -81,6 +90,29 @@ def make_copy(peer: str, kind: Kind, obj: dict) -> tuple[Key, dict]:
     copy = {"apiVersion": API_VERSION, "kind": kind.kind, "metadata": out_meta,
             "spec": dict(spec or {})}
     return (namespace if kind.namespaced else None, local), copy
+
+
+def copy_bytes(obj: dict) -> int:
+    """The size a copy counts against its peer's ``maxBytes``: the JSON of its name,
+    namespace, labels, annotations and spec (what the peer decides; the server's own metadata
+    adds about 150 bytes more in etcd)."""
+    meta = obj["metadata"]
+    return len(dumps([meta.get("name"), meta.get("namespace"), meta.get("labels"),
+                      meta.get("annotations"), obj.get("spec")]))
+
+
+def net_outside(copy: dict, allowed: tuple[IPNetwork, ...]) -> str | None:
+    """The first net of ``copy`` that lies in none of ``allowed`` (nothing is outside an
+    empty tuple); a net that is not a CIDR is left to validation."""
+    if not allowed:
+        return None
+    nets = copy["spec"].get("nets")
+    for net in nets if isinstance(nets, list) else ():
+        cidr = parse_cidr(net)
+        if cidr is not None and not any(cidr.version == a.version and cidr.network.subnet_of(a)
+                                        for a in allowed):
+            return net
+    return None
 
 
 def _string_map(value: object) -> bool:
@@ -151,7 +183,7 @@ class CopyWriter:
                         await self.store.create(self.kind, namespace, copy, actor=CONTROLLER)
                         return Outcome("written")
                     if owner(entry.obj) != self.peer:
-                        return Outcome("conflict", f"{_show(key)} is owned by "
+                        return Outcome("conflict", f"{show_key(key)} is owned by "
                                        f"{_owner_text(entry.obj)}")
                     if same_origin(entry.obj, copy) or is_newer(entry.obj, copy):
                         return Outcome("unchanged")
@@ -162,13 +194,14 @@ class CopyWriter:
             except (AlreadyExists, Conflict, NotFound):
                 await self.store.cache.sync()
                 continue
-            except (Invalid, BadRequest, TooLarge) as err:
+            except REJECTED as err:
                 return Outcome("invalid", err.message)
-        return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
+        return Outcome("conflict", f"{show_key(key)} keeps changing under the federation "
+                       "controller")
 
     async def create_many(self, items: list[tuple[Key, dict]]) -> list[Outcome]:
         """Create copies that do not exist yet, many per etcd transaction (the initial sync);
-        whatever cannot be created that way (a name taken meanwhile) goes through ``upsert``."""
+        a name taken meanwhile goes through ``upsert``. Raises ApiError for local outages."""
         async with self.writes:
             results = await self.store.create_many(
                 self.kind, [(key[0], copy) for key, copy in items], actor=CONTROLLER)
@@ -176,10 +209,12 @@ class CopyWriter:
         for (key, copy), result in zip(items, results):
             if isinstance(result, dict):
                 outcomes.append(Outcome("written"))
-            elif isinstance(result, (Invalid, BadRequest, TooLarge)):
+            elif isinstance(result, REJECTED):
                 outcomes.append(Outcome("invalid", result.message))
-            else:
+            elif isinstance(result, AlreadyExists):
                 outcomes.append(await self.upsert(key, copy))
+            else:
+                raise result
         return outcomes
 
     async def remove(self, key: Key) -> Outcome:
@@ -199,7 +234,8 @@ class CopyWriter:
                 return Outcome("unchanged")
             except Conflict:
                 await self.store.cache.sync()
-        return Outcome("conflict", f"{_show(key)} keeps changing under the federation controller")
+        return Outcome("conflict", f"{show_key(key)} keeps changing under the federation "
+                       "controller")
 
     async def remove_all(self) -> int:
         """Delete every copy of this peer of the kind; return how many were deleted. Each
@@ -218,7 +254,7 @@ class CopyWriter:
         return removed
 
 
-def _show(key: Key) -> str:
+def show_key(key: Key) -> str:
     return f"{key[0]}/{key[1]}" if key[0] else key[1]
 
 
@@ -227,4 +263,5 @@ def _owner_text(obj: dict) -> str:
     return f"a copy from cluster {other!r}" if other else "a local object"
 
 
-__all__ = ["CopyWriter", "ImportRejected", "Key", "Outcome", "make_copy", "run_all"]
+__all__ = ["CopyWriter", "ImportRejected", "Key", "Outcome", "copy_bytes", "make_copy",
+           "net_outside", "run_all", "show_key"]

@@ -1,7 +1,9 @@
 """``FederationManager``: RemoteClusterConfiguration objects → running ``PeerSyncer``s.
 
 It follows the RCC kind in the watch cache and, at run time, starts, restarts (on a spec change)
-and stops the syncers of each peer: one per (peer, kind) listed in ``syncOptions.kinds``.
+and stops the syncers of each peer: one per (peer, kind) listed in ``syncOptions.kinds`` (the
+catalog's federated kinds), sharing one ``RemoteCluster`` (one connection pool, one identity
+check, one quota).
 Removing a peer (or a kind from its list) deletes its copies in the background — local work
 only, so an unreachable peer never blocks it. Copies whose peer (or kind) is not configured are
 swept the same way when the manager starts and every ``sweep_interval`` seconds, which also
@@ -15,74 +17,23 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..resources.catalog import API_VERSION
 from ..resources.errors import ApiError, NotFound
-from ..resources.formats import label_value_problem, parse_duration
-from ..resources.selectors import SelectorError, parse
+from ..resources.selectors import parse
 from ..resources.store import ResourceStore
 from .copies import CONTROLLER, CopyWriter, owner
-from .peer import Limits, PeerClient, PeerConfig
-from .syncer import CONNECTING, FAILED, IN_SYNC, SYNCING, PeerSyncer, SyncerStatus, SyncOptions
+from .peer import Identity, Limits, PeerClient
+from .remote import Budget, RemoteCluster
+from .spec import RCC, PeerSpec, peer_spec
+from .syncer import (CONNECTING, EXPIRED, FAILED, IN_SYNC, SYNCING, UNREACHABLE, PeerSyncer,
+                     SyncerStatus, SyncOptions)
 
 log = logging.getLogger(__name__)
-RCC = "RemoteClusterConfiguration"
-FEDERATED = ("GlobalNetworkSet", "NetworkSet")
-
-
-@dataclass(frozen=True)
-class PeerSpec:
-    """Everything a RemoteClusterConfiguration says about one peer; ``error`` is set (and
-    nothing runs) when the spec cannot be used."""
-
-    config: PeerConfig
-    kinds: tuple[str, ...] = FEDERATED
-    selector: str = ""
-    namespaces: frozenset[str] = frozenset()
-    stale_ttl: float = 0.0
-    error: str = ""
-
-
-def go_duration(text: str) -> float:
-    """Seconds in a Go duration (``90s``, ``1h30m``, ``0``). Raises ValueError."""
-    nanos = parse_duration(text.strip() or "0")
-    if nanos is None:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m or 1h")
-    return nanos / 1e9
-
-
-def peer_spec(obj: dict, local_cluster: str) -> PeerSpec:
-    """Read an RCC object (already validated by the store) into a PeerSpec."""
-    name, spec = obj["metadata"]["name"], obj.get("spec") or {}
-    opts = spec.get("syncOptions") or {}
-    config = PeerConfig(name, spec.get("apiServer", ""), token_file=spec.get("tokenFile"),
-                        cert_file=spec.get("certFile"), key_file=spec.get("keyFile"),
-                        ca_file=spec.get("caFile"),
-                        insecure_skip_tls_verify=bool(spec.get("insecureSkipTLSVerify")))
-    kinds = tuple(k for k in FEDERATED if k in (opts.get("kinds") or FEDERATED))
-    base = PeerSpec(config, kinds, opts.get("selector") or "",
-                    frozenset(opts.get("namespaces") or ()))
-    if name == local_cluster:
-        return _error(base, f"the peer {name!r} is this cluster itself (--cluster-name)")
-    problem = label_value_problem(name)
-    if problem:
-        return _error(base, f"the name becomes the value of the cluster label: {problem}")
-    try:
-        parse(base.selector)
-    except SelectorError as err:
-        return _error(base, f"syncOptions.selector: {err}")
-    try:
-        ttl = go_duration(opts.get("staleTTL") or "0")
-    except ValueError as err:
-        return _error(base, f"syncOptions.staleTTL: {err}")
-    return PeerSpec(config, kinds, base.selector, base.namespaces, ttl)
-
-
-def _error(spec: PeerSpec, error: str) -> PeerSpec:
-    return PeerSpec(spec.config, spec.kinds, spec.selector, spec.namespaces, 0.0, error)
 
 
 @dataclass(frozen=True)
@@ -94,14 +45,17 @@ class ManagerOptions:
     status_refresh: float = 15.0
     backoff_max: float = 10.0
     healthy_after: float = 5.0        # a peer watch up this long resets the syncer's backoff
+    stale_after: float = 30.0         # a peer out of touch this long is Stale (copies kept)
     sweep_interval: float = 30.0      # how often copies of unconfigured peers are looked for
 
 
 class PeerRun:
-    """The running syncers of one peer, and the task that writes its RCC status."""
+    """The running syncers of one peer, what they share, and the task that writes its RCC
+    status."""
 
     def __init__(self, spec: PeerSpec) -> None:
         self.spec = spec
+        self.remote: RemoteCluster | None = None
         self.syncers: list[PeerSyncer] = []
         self.dirty = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
@@ -118,6 +72,8 @@ class PeerRun:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.remote is not None:
+            await asyncio.shield(self.remote.aclose())
 
 
 class FederationManager:
@@ -127,6 +83,8 @@ class FederationManager:
         self.credentials_dir = credentials_dir
         self.options = options or ManagerOptions()
         self.rcc = store.catalog.kind(RCC)
+        self.cluster_information = store.catalog.kind("ClusterInformation")
+        self.federated = tuple(k.kind for k in store.catalog if k.federated)
         self.peers: dict[str, PeerRun] = {}
         self.loaded = False
         self._writes = asyncio.Semaphore(self.options.max_writes)
@@ -182,7 +140,7 @@ class FederationManager:
             self.loaded = False
 
     async def _reconcile(self) -> None:
-        desired = {e.name: peer_spec(e.obj, self.cluster_name)
+        desired = {e.name: peer_spec(e.obj, self.cluster_name, self.federated)
                    for e in self.store.cache.entries(self.rcc)}
         if desired == self._desired:
             return
@@ -211,7 +169,8 @@ class FederationManager:
         name = spec.config.name
         run = PeerRun(spec)
         if not spec.error:
-            options = SyncOptions(parse(spec.selector), spec.namespaces, spec.stale_ttl,
+            options = SyncOptions(parse(spec.selector), spec.namespaces, spec.allowed_nets,
+                                  spec.stale_ttl, stale_after=self.options.stale_after,
                                   backoff_max=self.options.backoff_max,
                                   healthy_after=self.options.healthy_after)
             cleanups = [t for t in (self._cleanups.pop((name, k), None) for k in spec.kinds)
@@ -219,11 +178,14 @@ class FederationManager:
             for task in cleanups:
                 task.cancel()
             await asyncio.gather(*cleanups, return_exceptions=True)
+            client = PeerClient(spec.config, self.options.limits, self.credentials_dir,
+                                connections=len(spec.kinds) + 1)
+            run.remote = RemoteCluster(name, client, Budget(spec.max_objects, spec.max_bytes),
+                                       self._identity)
             for kind_name in spec.kinds:
                 kind = self.store.catalog.kind(kind_name)
                 writer = CopyWriter(self.store, name, kind, self._writes)
-                client = PeerClient(spec.config, self.options.limits, self.credentials_dir)
-                run.syncers.append(PeerSyncer(name, kind, client, writer, options,
+                run.syncers.append(PeerSyncer(kind, run.remote, writer, options,
                                               on_change=run.dirty.set))
             run.tasks = [asyncio.create_task(s.run(), name=f"sync-{name}-{s.kind.kind}")
                          for s in run.syncers]
@@ -232,12 +194,18 @@ class FederationManager:
         run.tasks.append(asyncio.create_task(self._write_status(run), name=f"status-{name}"))
         return run
 
+    def _identity(self) -> Identity:
+        """This cluster's identity (no GUID until its ClusterInformation exists)."""
+        entry = self.store.cache.entry(self.cluster_information, "default")
+        guid = (entry.obj.get("spec") or {}).get("clusterGUID") if entry is not None else None
+        return Identity(self.cluster_name, guid if isinstance(guid, str) else None)
+
     def _sweep(self, desired: dict[str, PeerSpec],
                stopped: Sequence[tuple[str, str]] = ()) -> None:
         """Delete, in the background, copies of peers (or kinds) that are not configured:
         those the cache shows, and every (peer, kind) in ``stopped`` (whose last writes may
         not be in the cache yet)."""
-        for kind_name in FEDERATED:
+        for kind_name in self.federated:
             kind = self.store.catalog.kind(kind_name)
             owners = {owner(e.obj) for e in self.store.cache.entries(kind)} - {None}
             owners |= {peer for peer, k in stopped if k == kind_name}
@@ -272,38 +240,56 @@ class FederationManager:
     # -- status ------------------------------------------------------------------------------
     def peer_status(self, run: PeerRun, previous: dict) -> dict:
         """The RCC ``status`` for a peer (only the fields the RCC schema declares)."""
-        statuses = run.statuses()
+        statuses, spec = run.statuses(), run.spec
         errors = [f"{s.kind}: {s.last_error}" for s in statuses if s.last_error]
-        if run.spec.error:
-            state, errors = FAILED, [run.spec.error]
+        if spec.error:
+            state, reason, errors = FAILED, "InvalidConfiguration", [spec.error]
         elif not statuses:
-            state = IN_SYNC
+            state = reason = IN_SYNC
         else:
             state = next(st for st in (FAILED, CONNECTING, SYNCING, IN_SYNC)
                          if any(s.state == st for s in statuses))
+            reason = next(s.reason for s in statuses if s.state == state)
+        objects = sum(s.objects for s in statuses)
         sync_times = [s.last_sync_time for s in statuses]
         conflicts = [c for s in statuses for c in s.conflicts]
         invalid = [i for s in statuses for i in s.invalid]
+        over_quota = [q for s in statuses for q in s.over_quota]
         conflict_count = sum(s.conflict_count for s in statuses)
         invalid_count = sum(s.invalid_count for s in statuses)
-        stale = [s.kind for s in statuses if s.stale]
+        over_quota_count = sum(s.over_quota_count for s in statuses)
+        expired = [s.kind for s in statuses if s.stale == EXPIRED]
+        unreachable = [s.kind for s in statuses if s.stale == UNREACHABLE]
+        if expired:
+            stale = (EXPIRED, f"copies of {', '.join(expired)} removed after staleTTL")
+        elif unreachable:
+            kept = f"until staleTTL ({spec.stale_ttl:g}s)" if spec.stale_ttl else "(staleTTL 0s)"
+            stale = (UNREACHABLE, f"no contact with the peer for more than "
+                     f"{self.options.stale_after:g}s; copies of {', '.join(unreachable)} kept "
+                     f"{kept}")
+        else:
+            stale = ("Fresh", "")
         old = {c.get("type"): c for c in previous.get("conditions") or ()}
         conditions = [
-            _condition(old, "Ready", state == IN_SYNC, state,
-                       "; ".join(errors) or f"{sum(s.objects for s in statuses)} objects "
-                       "mirrored"),
+            _condition(old, "Ready", state == IN_SYNC, reason,
+                       "; ".join(errors) or f"{objects} objects mirrored"),
             _condition(old, "NameConflict", bool(conflict_count), "LocalObjectWins"
                        if conflict_count else "NoConflict", _counted(conflict_count, conflicts,
                                                                      "name conflicts")),
             _condition(old, "InvalidObjects", bool(invalid_count), "Rejected"
                        if invalid_count else "AllValid", _counted(invalid_count, invalid,
                                                                   "objects rejected")),
-            _condition(old, "Stale", bool(stale), "StaleTTLExpired" if stale else "Fresh",
-                       f"copies of {', '.join(stale)} removed after staleTTL" if stale else ""),
+            _condition(old, "QuotaExceeded", bool(over_quota_count), "QuotaExceeded"
+                       if over_quota_count else "WithinQuota",
+                       f"{over_quota_count} objects not imported (holding {objects} copies of "
+                       f"{sum(s.bytes for s in statuses)} bytes; maxObjects {spec.max_objects}, "
+                       f"maxBytes {spec.max_bytes}), among them: " + "; ".join(over_quota)
+                       if over_quota_count else ""),
+            _condition(old, "Stale", bool(expired or unreachable), *stale),
         ]
         status = {
             "state": state,
-            "objects": sum(s.objects for s in statuses),
+            "objects": objects,
             "peerRevision": str(min((s.revision for s in statuses), default=0)),
             "lastError": "; ".join(errors)[:2048],
             "lastSyncTime": min(sync_times) if sync_times and None not in sync_times else None,
@@ -317,8 +303,10 @@ class FederationManager:
         name = run.spec.config.name
         written_at = 0.0
         while True:
+            wake = min((t for s in run.syncers if (t := s.stale_at()) is not None),
+                       default=math.inf) - time.monotonic()
             try:
-                async with asyncio.timeout(self.options.status_refresh):
+                async with asyncio.timeout(min(self.options.status_refresh, max(wake, 0) + 0.01)):
                     await run.dirty.wait()
             except TimeoutError:
                 pass
@@ -362,4 +350,4 @@ def _condition(old: dict, type_: str, true: bool, reason: str, message: str) -> 
             .strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-__all__ = ["FederationManager", "ManagerOptions", "PeerSpec", "peer_spec"]
+__all__ = ["FederationManager", "ManagerOptions"]

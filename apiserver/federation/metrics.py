@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .syncer import STATES, SyncerStatus
+from .syncer import FAILED, STATES, SyncerStatus
 
 NS = "calico_federation"
 
@@ -21,9 +21,16 @@ class FederationCollector(Collector):
         labels = ["peer", "kind"]
         state = GaugeMetricFamily(f"{NS}_peer_state", "1 for the syncer's current state",
                                   labels=labels + ["state"])
+        failing = GaugeMetricFamily(f"{NS}_failing", "1 while the syncer fails, labelled with "
+                                    "why: a peer error (PeerUnreachable, PeerRejected, ...) or "
+                                    "the local datastore's reason (InsufficientStorage, ...)",
+                                    labels=labels + ["reason"])
         gauges = {
             "objects": GaugeMetricFamily(f"{NS}_objects", "Copies mirrored from the peer",
                                          labels=labels),
+            "bytes": GaugeMetricFamily(f"{NS}_bytes", "Size of the copies mirrored from the "
+                                       "peer (counted against syncOptions.maxBytes)",
+                                       labels=labels),
             "lag_seconds": GaugeMetricFamily(f"{NS}_lag_seconds", "Seconds since the copies "
                                              "were last known to equal the peer's", labels=labels),
             "lag_revisions": GaugeMetricFamily(f"{NS}_lag_revisions", "Peer revisions seen but "
@@ -33,7 +40,14 @@ class FederationCollector(Collector):
             "conflicts": GaugeMetricFamily(f"{NS}_name_conflicts", "Copies not written because "
                                            "a local object owns the name", labels=labels),
             "invalid": GaugeMetricFamily(f"{NS}_invalid_objects", "Peer objects refused by "
-                                         "local validation", labels=labels),
+                                         "local validation or syncOptions.allowedNets",
+                                         labels=labels),
+            "over_quota": GaugeMetricFamily(f"{NS}_quota_exceeded_objects", "Peer objects not "
+                                            "imported because the peer's maxObjects or "
+                                            "maxBytes is reached", labels=labels),
+            "stale": GaugeMetricFamily(f"{NS}_stale", "1 when the copies may be out of date "
+                                       "(the peer out of touch too long, or expired by "
+                                       "staleTTL)", labels=labels),
         }
         counters = {
             "events_applied": CounterMetricFamily(f"{NS}_events_applied", "Peer watch events "
@@ -50,12 +64,17 @@ class FederationCollector(Collector):
             values = [s.peer, s.kind]
             for name in STATES:
                 state.add_metric(values + [name], 1.0 if s.state == name else 0.0)
+            if s.state == FAILED:
+                failing.add_metric(values + [s.reason], 1.0)
             gauges["objects"].add_metric(values, s.objects)
+            gauges["bytes"].add_metric(values, s.bytes)
             gauges["lag_seconds"].add_metric(values, s.lag_seconds)
             gauges["lag_revisions"].add_metric(values, s.lag_revisions)
             gauges["revision"].add_metric(values, s.revision)
             gauges["conflicts"].add_metric(values, s.conflict_count)
             gauges["invalid"].add_metric(values, s.invalid_count)
+            gauges["over_quota"].add_metric(values, s.over_quota_count)
+            gauges["stale"].add_metric(values, 1.0 if s.stale else 0.0)
             counters["events_applied"].add_metric(values, s.events_applied)
             counters["sync_errors"].add_metric(values, s.sync_errors)
             counters["full_resyncs"].add_metric(values, s.full_resyncs)
@@ -63,6 +82,7 @@ class FederationCollector(Collector):
         leader = GaugeMetricFamily(f"{NS}_leader", "1 when this replica runs the syncers")
         leader.add_metric([], 1.0 if self._leader() else 0.0)
         yield state
+        yield failing
         yield from gauges.values()
         yield from counters.values()
         yield leader

@@ -1,21 +1,26 @@
 """The HTTP client of one peer cluster's apiserver (the ordinary list/watch API, DESIGN §7).
+One per peer, shared by the syncers of all its kinds: one connection pool, one set of
+credentials.
 
 Exception tree (everything a syncer must handle is a ``PeerError``; ``str(err)`` is the text
 shown in the peer's status):
 
     PeerError
-    ├── PeerUnreachable   connect/TLS/read failures, timeouts, 5xx, a stream that stalls
+    ├── PeerUnreachable   connect/TLS/read failures, timeouts, 5xx, a peer that stops sending
     ├── PeerRejected      401/403: the token or client certificate is not accepted; or a
     │                     credentials file may not or cannot be used (credentials.py)
     ├── PeerProtocolError the answer is not what a projectcalico.org/v3 apiserver sends
-    │                     (garbage, wrong shapes, too large, a line that never ends)
-    ├── WrongCluster      the apiserver behind the URL says it is another cluster
+    │   │                 (garbage, wrong shapes, a line that never ends)
+    │   └── AnswerTooLarge  a body over its size cap
+    ├── WrongCluster      the apiserver behind the URL is another cluster (or this one)
     └── PeerExpired       410: the revision asked for has been compacted (relist)
 
-Every call has a deadline; every response body is read with a size cap, so a hostile or broken
-peer costs bounded time and memory. A large body is parsed a few list items at a time, yielding
-to the event loop in between (``json.loads`` holds the GIL, so a thread would not help), so one
-peer's big list does not stall the server.
+Every call has a deadline, and a peer that sends nothing for ``idle_timeout`` seconds is
+unreachable (a blackholed peer is noticed that fast: the peer's watches send bookmarks every
+few seconds); every response body is read with a size cap, so a hostile or broken peer costs
+bounded time and memory. Lists are read in pages (``limit``/``continue``); a large page is
+parsed a few items at a time, yielding to the event loop in between (``json.loads`` holds the
+GIL, so a thread would not help), so one peer's big list does not stall the server.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import httpx
 
 from ..config import Settings
 from ..resources.catalog import API_VERSION
-from .credentials import CredentialError, read_token, tls_context
+from .credentials import CredentialError, digest, read_token, tls_context
 
 PREFIX = f"/apis/{API_VERSION}"
 
@@ -48,6 +53,10 @@ class PeerRejected(PeerError):
 
 
 class PeerProtocolError(PeerError):
+    pass
+
+
+class AnswerTooLarge(PeerProtocolError):
     pass
 
 
@@ -77,15 +86,28 @@ class Limits:
     """Deadlines and size caps for every call to a peer."""
 
     connect_timeout: float = 5.0
-    request_timeout: float = 30.0        # a whole list (or /version) must finish within this
-    watch_idle_timeout: float = 30.0     # a watch must deliver an event or bookmark this often
+    idle_timeout: float = 8.0            # nothing received for this long: the peer is gone
+                                         # (its watches send a bookmark every 5 s)
+    request_timeout: float = 30.0        # a whole page (or /version) must arrive within this
     watch_seconds: int = 300             # ask the peer to end each watch after this long
-    max_list_bytes: int = 64 * 1024 * 1024   # 10,000 sets of 20 CIDRs are ~10-20 MB
+    page_size: int = 500                 # objects per page of a list
+    max_page_bytes: int = 64 * 1024 * 1024   # a larger page is asked for again, halved
     max_event_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who a peer is: the cluster name its ``/version`` reports, and the ``clusterGUID`` of
+    its ClusterInformation (new whenever its datastore is rebuilt; None when not served)."""
+
+    name: str
+    guid: str | None
+
+
+@dataclass(frozen=True)
 class PeerList:
+    """One page of a list; every page of a list has the revision of its first."""
+
     items: list[dict]
     revision: int
 
@@ -101,18 +123,33 @@ class PeerEvent:
 
 @dataclass
 class PeerClient:
-    """An HTTP client of one peer, used by one syncer. Credentials files are read (from
-    ``credentials_dir`` only) on every ``reconnect`` so rotated tokens and certificates are
-    picked up. Close with ``aclose``."""
+    """The HTTP client of one peer: one connection pool of at most ``connections``
+    connections (a watch per kind, and a request). ``refresh`` re-reads the credentials files
+    (from ``credentials_dir`` only) so rotated tokens and certificates are picked up. Close
+    with ``aclose``."""
 
     config: PeerConfig
     limits: Limits = field(default_factory=Limits)
     credentials_dir: str = Settings.federation_credentials_dir
+    connections: int = 3
     _client: httpx.AsyncClient | None = None
+    _fingerprint: bytes | None = None
 
-    async def reconnect(self) -> None:
-        """Drop the connection pool; the next call builds a new one with fresh credentials."""
-        await self.aclose()
+    async def refresh(self) -> None:
+        """Re-read the credentials files. When they changed the pool is replaced (streams on
+        the old one end, and reconnect with the new credentials); when one may not or cannot
+        be used the pool is closed and PeerRejected raised, before anything is sent."""
+        config = self.config
+        try:
+            fingerprint = digest((("tokenFile", config.token_file), ("caFile", config.ca_file),
+                                  ("certFile", config.cert_file), ("keyFile", config.key_file)),
+                                 self.credentials_dir)
+        except CredentialError as err:
+            await self.aclose()
+            raise PeerRejected(str(err)) from None
+        if fingerprint != self._fingerprint:
+            await self.aclose()
+            self._fingerprint = fingerprint
 
     def _connect(self) -> httpx.AsyncClient:
         """A connection pool for the peer. Raises PeerRejected (and sends nothing) when a
@@ -125,11 +162,17 @@ class PeerClient:
             verify = self._tls_context()
         except CredentialError as err:
             raise PeerRejected(str(err)) from None
-        timeout = httpx.Timeout(self.limits.request_timeout, connect=self.limits.connect_timeout)
         return httpx.AsyncClient(
             base_url=self.config.api_server.rstrip("/"), headers=headers, verify=verify,
-            timeout=timeout, follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
+            timeout=self._timeout(self.limits.request_timeout), follow_redirects=False,
+            trust_env=False, limits=httpx.Limits(max_connections=self.connections,
+                                                 max_keepalive_connections=self.connections))
+
+    def _timeout(self, total: float | None) -> httpx.Timeout:
+        """``total`` for a call; a peer that sends nothing for ``idle_timeout`` fails sooner."""
+        limits = self.limits
+        return httpx.Timeout(total, connect=limits.connect_timeout, read=limits.idle_timeout,
+                             pool=limits.request_timeout)
 
     def _tls_context(self) -> ssl.SSLContext | bool:
         if not self.config.api_server.startswith("https://"):
@@ -143,73 +186,101 @@ class PeerClient:
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+            client, self._client = self._client, None
+            await client.aclose()
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = self._connect()
-        return self._client  # type: ignore[return-value]
+        return self._client
 
     # -- calls ---------------------------------------------------------------------------------
-    async def cluster_name(self) -> str:
-        """The ``clusterName`` the peer reports at ``/version``. Raises PeerError."""
+    async def identity(self) -> Identity:
+        """Who the peer says it is. Raises PeerError."""
         body = await self._get_json("/version", {})
         name = body.get("clusterName") if isinstance(body, dict) else None
         if not isinstance(name, str):
             raise PeerProtocolError("the peer's /version does not name its cluster "
                                     "(no clusterName): is this a calico apiserver?")
-        return name
+        info = await self._get_json(f"{PREFIX}/clusterinformations/default", {},
+                                    missing_ok=True)
+        spec = info.get("spec") if isinstance(info, dict) else None
+        guid = spec.get("clusterGUID") if isinstance(spec, dict) else None
+        return Identity(name, guid if isinstance(guid, str) and guid else None)
 
-    async def list(self, plural: str) -> PeerList:
-        """Every object of a kind (all namespaces). Raises PeerError."""
-        body = await self._get_json(f"{PREFIX}/{plural}", {})
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise PeerProtocolError(f"the list of {plural} is not a list object")
-        revision = _revision(body.get("metadata"), f"the list of {plural}")
-        return PeerList(body["items"], revision)
+    async def pages(self, plural: str) -> AsyncIterator[PeerList]:
+        """Every object of a kind (all namespaces), in pages of at most ``page_size`` items
+        from one snapshot of the peer; a page over ``max_page_bytes`` is asked for again with
+        half the limit. Raises PeerExpired when the snapshot is compacted before the last page
+        (relist) and PeerError on anything else wrong."""
+        path, what = f"{PREFIX}/{plural}", f"the list of {plural}"
+        limit, token, revision = self.limits.page_size, "", None
+        while True:
+            params = {"limit": str(limit), **({"continue": token} if token else {})}
+            try:
+                body = await self._get_json(path, params)
+            except AnswerTooLarge:
+                if limit == 1:
+                    raise
+                limit //= 2
+                continue
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise PeerProtocolError(f"{what} is not a list object")
+            page = PeerList(body["items"], _revision(body.get("metadata"), what))
+            if revision not in (None, page.revision):
+                raise PeerProtocolError(f"{what} changed its resourceVersion between pages")
+            revision = page.revision
+            following = body["metadata"].get("continue") or ""
+            if not isinstance(following, str) or (following and following == token):
+                raise PeerProtocolError(f"{what} sent a bad continue token")
+            yield page
+            if not following:
+                return
+            token = following
 
     async def watch(self, plural: str, since: int) -> AsyncIterator[PeerEvent]:
         """Events after revision ``since``, until the peer ends the watch. Raises PeerExpired
-        on a 410 (as a status or as an ERROR event) and PeerError on anything else wrong."""
+        on a 410 (as a status or as an ERROR event) and PeerError on anything else wrong,
+        PeerUnreachable when no event or bookmark arrives for ``idle_timeout`` seconds."""
         params = {"watch": "true", "resourceVersion": str(since), "allowWatchBookmarks": "true",
                   "timeoutSeconds": str(self.limits.watch_seconds)}
-        timeout = httpx.Timeout(None, connect=self.limits.connect_timeout,
-                                read=self.limits.watch_idle_timeout)
+        idle = self.limits.idle_timeout
         try:
             async with self.client.stream("GET", f"{PREFIX}/{plural}", params=params,
-                                          timeout=timeout) as resp:
+                                          timeout=self._timeout(None)) as resp:
                 if resp.status_code != 200:
                     await self._raise_status(resp)
                 lines = _lines(resp.aiter_bytes(), self.limits.max_event_bytes)
                 while True:
                     try:
-                        async with asyncio.timeout(self.limits.watch_idle_timeout):
+                        async with asyncio.timeout(idle):
                             line = await anext(lines, None)
                     except TimeoutError:
-                        raise PeerUnreachable(
-                            f"the watch of {plural} sent no event or bookmark for "
-                            f"{self.limits.watch_idle_timeout:g}s") from None
+                        raise PeerUnreachable(f"the watch of {plural} sent no event or "
+                                              f"bookmark for {idle:g}s") from None
                     if line is None:
                         return
                     if line.strip():
                         yield _event(line, plural)
         except httpx.HTTPError as err:
-            raise _transport_error(err) from None
+            raise self._transport_error(err) from None
 
-    async def _get_json(self, path: str, params: dict) -> object:
+    async def _get_json(self, path: str, params: dict, *, missing_ok: bool = False) -> object:
+        """The JSON body of a GET; None for a 403 or 404 when ``missing_ok``."""
         try:
             async with asyncio.timeout(self.limits.request_timeout):
                 async with self.client.stream("GET", path, params=params) as resp:
+                    if missing_ok and resp.status_code in (403, 404):
+                        return None
                     if resp.status_code != 200:
                         await self._raise_status(resp)
-                    raw = await _read_capped(resp, self.limits.max_list_bytes, path)
+                    raw = await _read_capped(resp, self.limits.max_page_bytes, path)
         except TimeoutError:
             raise PeerUnreachable(f"GET {path} did not finish within "
                                   f"{self.limits.request_timeout:g}s") from None
         except httpx.HTTPError as err:
-            raise _transport_error(err) from None
+            raise self._transport_error(err) from None
         try:
             return await loads(raw)
         except (ValueError, RecursionError):
@@ -230,18 +301,33 @@ class PeerClient:
             raise PeerUnreachable(what)
         raise PeerProtocolError(f"unexpected answer ({what})")
 
+    def _transport_error(self, err: httpx.HTTPError) -> PeerError:
+        if isinstance(err, httpx.ReadTimeout):
+            return PeerUnreachable(f"the peer sent nothing for {self.limits.idle_timeout:g}s "
+                                   "(ReadTimeout)")
+        if isinstance(err, httpx.TimeoutException):
+            return PeerUnreachable(f"timed out talking to the peer ({type(err).__name__})")
+        if isinstance(err, httpx.ConnectError):
+            return PeerUnreachable(f"cannot connect to the peer: {err}")
+        if isinstance(err, (httpx.RemoteProtocolError, httpx.DecodingError)):
+            return PeerProtocolError(f"the peer broke the HTTP protocol: {err}")
+        if isinstance(err, httpx.LocalProtocolError):   # its text quotes our headers (the token)
+            return PeerUnreachable("the request to the peer could not be sent "
+                                   "(LocalProtocolError)")
+        return PeerUnreachable(f"{type(err).__name__}: {err}")
+
 
 async def _read_capped(resp: httpx.Response, cap: int, what: str) -> bytes:
     declared = resp.headers.get("Content-Length")
     if declared and _is_number(declared, 20) and int(declared) > cap:
-        raise PeerProtocolError(f"GET {what}: the answer ({declared} bytes) is larger than "
-                                f"the limit of {cap} bytes")
+        raise AnswerTooLarge(f"GET {what}: the answer ({declared} bytes) is larger than the "
+                             f"limit of {cap} bytes")
     chunks, size = [], 0
     async for chunk in resp.aiter_bytes():
         size += len(chunk)
         if size > cap:
-            raise PeerProtocolError(f"GET {what}: the answer is larger than the limit of "
-                                    f"{cap} bytes")
+            raise AnswerTooLarge(f"GET {what}: the answer is larger than the limit of "
+                                 f"{cap} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -367,15 +453,3 @@ def _separated(text: str, i: int, close: str) -> tuple[int, bool]:
     if text.startswith(close, i):
         return i + 1, True
     raise ValueError(f"',' or '{close}' expected")
-
-
-def _transport_error(err: httpx.HTTPError) -> PeerError:
-    if isinstance(err, httpx.TimeoutException):
-        return PeerUnreachable(f"timed out talking to the peer ({type(err).__name__})")
-    if isinstance(err, httpx.ConnectError):
-        return PeerUnreachable(f"cannot connect to the peer: {err}")
-    if isinstance(err, (httpx.RemoteProtocolError, httpx.DecodingError)):
-        return PeerProtocolError(f"the peer broke the HTTP protocol: {err}")
-    if isinstance(err, httpx.LocalProtocolError):   # its text quotes our headers (the token)
-        return PeerUnreachable("the request to the peer could not be sent (LocalProtocolError)")
-    return PeerUnreachable(f"{type(err).__name__}: {err}")

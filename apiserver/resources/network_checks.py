@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from apiserver.resources.fieldview import (
-    Check, Report, as_mapping, check_durations, items, mapping, text)
+    Report, as_mapping, check_durations, items, mapping, text)
 from apiserver.resources.formats import (
     cidr_problem, ip_problem, ip_version, is_name, parse_cidr, shown)
 from apiserver.resources.policy_checks import selector_field

@@ -7,8 +7,10 @@ through ``storage_errors``, the one interpreter every verb uses.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
+import json
 import logging
 import math
 import uuid
@@ -22,7 +24,7 @@ from .cache import Entry, WatchCache, make_entry
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
 from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
-                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
+                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout, TooLarge)
 from .storage_errors import api_error
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ PAGE = 500                # keys per etcd range of a paged list
 TOO_LARGE_WAIT = 3.0      # seconds a read waits for a resourceVersion not reached yet
 BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transaction
 BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
+MAX_OBJECT_BYTES = 1_500_000   # what etcd accepts in one write (its --max-request-bytes),
+                               # less room for the metadata the server adds
+LARGE_OBJECT = 256 * 1024  # objects at least this large are validated off the event loop
 
 
 class Admission:
@@ -311,7 +316,7 @@ class ResourceStore:
     async def _new(self, kind: Kind, namespace: str | None, body: Any, actor: Actor) -> dict:
         """A new object ready to write: request checks, server metadata, defaults,
         validation, references. Raises ApiError."""
-        obj = self._checked_body(kind, namespace, body)
+        obj, size = self._checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
         self._check_writable("Create", kind, name, namespace, actor)
         if kind.strategy.is_virtual(name):
@@ -327,14 +332,14 @@ class ResourceStore:
             obj.pop("status", None)
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
-        await self._prepare(kind, obj, None)
+        await self._prepare(kind, obj, None, size)
         self._admit(kind, obj, None, actor)
         return obj
 
     async def replace(self, kind: Kind, namespace: str | None, name: str, body: Any, *,
                       dry_run: bool = False, actor: Actor = SYSTEM,
                       subresource: str | None = None) -> dict:
-        obj = self._checked_body(kind, namespace, body)
+        obj, _ = self._checked_body(kind, namespace, body)
         if obj["metadata"]["name"] != name:
             raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
                              f"the name on the URL ({name})", kind=kind.kind, name=name)
@@ -382,8 +387,8 @@ class ResourceStore:
                     caught_up = True
                     continue
                 raise _conflict(kind, name, namespace, pinned, current.revision)
-            obj = self._merged(kind, current, new, subresource)
-            await self._prepare(kind, obj, current.obj)
+            obj, size = self._merged(kind, current, new, subresource)
+            await self._prepare(kind, obj, current.obj, size)
             self._admit(kind, obj, current.obj, actor)
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(current.revision)
@@ -404,10 +409,12 @@ class ResourceStore:
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
-    def _merged(self, kind: Kind, current: Entry, new: Any, subresource: str | None) -> dict:
-        """The object to write: request checks, server-owned metadata kept from ``current``,
-        and spec/status separated for kinds with a status subresource."""
-        obj = self._checked_body(kind, current.namespace, new)
+    def _merged(self, kind: Kind, current: Entry, new: Any,
+                subresource: str | None) -> tuple[dict, int]:
+        """The object to write and the size of what was asked: request checks, server-owned
+        metadata kept from ``current``, and spec/status separated for kinds with a status
+        subresource."""
+        obj, size = self._checked_body(kind, current.namespace, new)
         if obj["metadata"]["name"] != current.name:
             raise BadRequest("metadata.name cannot be changed", kind=kind.kind, name=current.name)
         old_meta, meta = current.obj["metadata"], obj["metadata"]
@@ -436,7 +443,7 @@ class ResourceStore:
                 obj["status"] = copy.deepcopy(current.obj["status"])
             else:
                 obj.pop("status", None)
-        return obj
+        return obj, size
 
     async def delete(self, kind: Kind, namespace: str | None, name: str, *,
                      resource_version: str | None = None, uid: str | None = None,
@@ -483,12 +490,17 @@ class ResourceStore:
                        "concurrent updates", kind=kind.kind, name=name)
 
     # -- pipeline steps --------------------------------------------------------------------
-    def _checked_body(self, kind: Kind, namespace: str | None, body: Any) -> dict:
+    def _checked_body(self, kind: Kind, namespace: str | None, body: Any) -> tuple[dict, int]:
         """A private copy of the request object with kind, apiVersion, name and namespace
-        checked against the URL. Raises BadRequest / Invalid."""
+        checked against the URL, and its encoded size: an object etcd would refuse is
+        refused here, before any work is spent on it. Raises BadRequest / Invalid / TooLarge."""
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a {kind.kind} object")
-        obj = copy.deepcopy(body)
+        raw = codec.dumps(body)
+        if len(raw) > MAX_OBJECT_BYTES:
+            raise TooLarge(f"the {kind.kind} is {len(raw)} bytes as JSON; the datastore takes "
+                           f"objects of at most {MAX_OBJECT_BYTES} bytes", kind=kind.kind)
+        obj = json.loads(raw)
         if obj.get("apiVersion") != API_VERSION:
             raise BadRequest(f"apiVersion must be {API_VERSION!r}, not {obj.get('apiVersion')!r}",
                              kind=kind.kind)
@@ -518,7 +530,7 @@ class ResourceStore:
         elif meta.get("namespace"):
             raise BadRequest(f"namespace should not be specified for a non-namespaced resource. "
                              f"{kind.kind} is not a namespaced resource", kind=kind.kind, name=name)
-        return obj
+        return obj, len(raw)
 
     @staticmethod
     def _check_writable(verb: str, kind: Kind, name: str, namespace: str | None,
@@ -543,14 +555,16 @@ class ResourceStore:
             current = self.cache.entry(kind, name, namespace)
         return current
 
-    async def _prepare(self, kind: Kind, obj: dict, old: dict | None) -> None:
+    async def _prepare(self, kind: Kind, obj: dict, old: dict | None, size: int) -> None:
         """Defaults, validation (all causes at once), then the rules about other objects
-        (``Strategy.references``, re-checked
-        after catching up with etcd before a refusal, as another server may have just written
-        what the rule needs)."""
-        self.validator.default(kind.kind, obj)
-        causes = self.validator.validate(kind.kind, obj) if old is None else \
-            self.validator.validate_update(kind.kind, old, obj)
+        (``Strategy.references``, re-checked after catching up with etcd before a refusal, as
+        another server may have just written what the rule needs). A large object (``size``
+        bytes of JSON) is defaulted and validated in a thread, which the event loop then
+        shares the interpreter with, so other requests keep being answered meanwhile."""
+        if size > LARGE_OBJECT:
+            causes = await asyncio.to_thread(self._validated, kind, obj, old)
+        else:
+            causes = self._validated(kind, obj, old)
         name = obj["metadata"].get("name")
         if causes:
             unknown = [c for c in causes if c.reason == "FieldUnknown"]
@@ -567,6 +581,12 @@ class ResourceStore:
             except ApiError:
                 await self.cache.sync()
                 reference(self.cache, obj, old)
+
+    def _validated(self, kind: Kind, obj: dict, old: dict | None) -> list[Cause]:
+        """Default ``obj`` in place and return why it is invalid (nothing when it is valid)."""
+        self.validator.default(kind.kind, obj)
+        return self.validator.validate(kind.kind, obj) if old is None else \
+            self.validator.validate_update(kind.kind, old, obj)
 
     def _admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
         for step in self.admission:
