@@ -13,7 +13,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from . import metrics
+from . import access_log, metrics
 from .api import discovery, keys, resources
 from .api.codec import error_response
 from .api.connections import GuardedRequestHandler, GuardedServer
@@ -129,9 +129,12 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
 
 def create_app(settings: Settings, storage: Storage, *, validator: Validator | None = None,
                catalog: Catalog | None = None) -> web.Application:
-    app = web.Application(middlewares=[status_errors, authenticate, deadline],
-                          client_max_size=settings.max_request_bytes)
     catalog = catalog or Catalog()
+    registry = metrics.registry()
+    observe = access_log.middleware(metrics.RequestMetrics(registry, catalog))
+    app = web.Application(middlewares=[observe, status_errors, authenticate, deadline],
+                          client_max_size=settings.max_request_bytes)
+    app.on_response_prepare.append(access_log.stamp)
     validator = validator or Validator(SCHEMAS, catalog)
     cache = WatchCache(storage, catalog)
     store = ResourceStore(storage, cache, validator, catalog)
@@ -142,6 +145,7 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
     app[keys.AUTH] = Authenticator(token_file=settings.token_auth_file,
                                    client_certs=bool(settings.client_ca_file))
     app[keys.WATCHES] = collections.Counter()
+    app[keys.WATCHERS] = collections.Counter()
     health = Health()
     health.live.append(Named("watch-cache", cache_alive(cache)))
     health.ready += [Named("etcd", EtcdProbe(storage)), Named("watch-cache", cache_check(cache))]
@@ -158,9 +162,13 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
         if settings.etcd_compaction_interval > 0 else None
     if compactor is not None:
         app.cleanup_ctx.append(_background(compactor.run))
-    app[metrics.METRICS] = metrics.registry()
-    app[metrics.METRICS].register(metrics.StorageCollector(compactor))
-    app[metrics.METRICS].register(federation.collector)
+    app[metrics.METRICS] = registry
+    app[metrics.HEALTH] = metrics.HealthCollector(health)
+    for collector in (metrics.StorageCollector(compactor), federation.collector,
+                      metrics.ResourceCollector(catalog, cache, app[keys.WATCHERS]),
+                      app[metrics.HEALTH], metrics.storage_timings(storage)):
+        if collector is not None:
+            registry.register(collector)
     app.router.add_get("/metrics", metrics.serve)
     return app
 
@@ -252,6 +260,7 @@ class _StatusRequestHandler(GuardedRequestHandler):
         else:
             log.debug("refused a request from %s: %s", request.remote, err.message)
         response = error_response(err)
+        response.headers[access_log.HEADER] = access_log.request_id(request.headers)
         response.force_close()
         return response
 

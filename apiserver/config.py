@@ -33,3 +33,7 @@ class Settings:
     federation: bool = True
     federation_credentials_dir: str = "/etc/calico/peers"  # the only place RCC file fields may name
     federation_options: object | None = None  # a federation.manager.ManagerOptions
+    workers: int = 1                  # serving processes on the port (--workers)
+    worker: int = 0                   # this process's index among them
+    log_level: str = "info"
+    log_format: str = "text"

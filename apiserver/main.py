@@ -10,23 +10,27 @@ import os
 import signal
 import ssl
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, NoReturn
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .access_log import configure_logging
 from .api.connections import quiet_accept_errors, raise_open_files_limit
-from .app import create_app, make_runner
+from .app import SCHEMAS, create_app, make_runner
 from .auth import load_tokens
 from .config import Settings
 from .resources.formats import DNS_SUBDOMAIN, parse_duration
-from .resources.validation import MissingSchemas
+from .resources.validation import MissingSchemas, Validator
 from .storage.embedded import EmbeddedEtcd, EmbeddedEtcdError
 from .storage.etcd import EtcdStorage, EtcdTLS
+from .workers import WorkersFailing, die_with_parent, supervise
 
 log = logging.getLogger("apiserver")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 
 
 
@@ -103,7 +107,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--federation-credentials-dir", default=Settings.federation_credentials_dir,
                    metavar="DIR", help="the only directory RemoteClusterConfiguration tokenFile, "
                    "caFile, certFile and keyFile may name")
+    p.add_argument("--workers", type=_number(int, zero=False), default=os.cpu_count() or 1,
+                   metavar="N", help="serving processes on the port, each with its own cache "
+                   "(default: the number of cores; an ephemeral port 0 gets one)")
     p.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
+    p.add_argument("--log-format", default="text", type=str.lower, choices=LOG_FORMATS,
+                   help="json: one JSON object per line, for log pipelines (the access log's "
+                   "fields as keys)")
     a = p.parse_args(argv)
     host, _, port = a.listen.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
@@ -113,8 +123,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     if not DNS_SUBDOMAIN.fullmatch(a.cluster_name) or len(a.cluster_name) > 253:
         usage_error(f"--cluster-name {a.cluster_name!r}: expected a DNS subdomain "
                     "(lower-case letters, digits, '-' and '.'), as peers name it")
-    logging.basicConfig(level=a.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(a.log_level, a.log_format)
     return Settings(listen_host=host.strip("[]"), listen_port=int(port),
                     etcd_endpoints=tuple(e for e in a.etcd_endpoints.split(",") if e),
                     etcd_cafile=a.etcd_cafile, etcd_certfile=a.etcd_certfile,
@@ -128,7 +137,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                     header_timeout=a.header_timeout,
                     etcd_compaction_interval=a.etcd_compaction_interval,
                     federation=not a.no_federation,
-                    federation_credentials_dir=a.federation_credentials_dir)
+                    federation_credentials_dir=a.federation_credentials_dir,
+                    workers=a.workers if int(port) else 1, log_level=a.log_level,
+                    log_format=a.log_format)
 
 
 def check_endpoint(url: str) -> None:
@@ -295,7 +306,7 @@ async def _serve(settings: Settings, storage: EtcdStorage) -> None:
     try:
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port,
-                           ssl_context=ssl_context(settings))
+                           ssl_context=ssl_context(settings), reuse_port=settings.workers > 1)
         await site.start()
         scheme = "https" if settings.tls_cert_file else "http"
         log.info("serving on %s://%s:%d (cluster %s)", scheme, settings.listen_host,
@@ -305,13 +316,46 @@ async def _serve(settings: Settings, storage: EtcdStorage) -> None:
         await runner.cleanup()
 
 
+def serve_worker(settings: Settings) -> None:
+    """One of ``--workers`` (a process of its own, started by ``workers.supervise``)."""
+    die_with_parent()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except (MissingSchemas, OSError) as err:
+        sys.exit(f"apiserver worker {settings.worker}: {err}")
+
+
+def serve_workers(settings: Settings) -> None:
+    """The embedded etcd (when there is one) here, the serving in ``settings.workers``
+    processes; the etcd is stopped however that ends."""
+    Validator(SCHEMAS)   # a broken installation is one line here, not N failing workers
+    embedded = None
+    if not settings.etcd_endpoints:
+        embedded = EmbeddedEtcd(Path(settings.data_dir) if settings.data_dir
+                                else default_data_dir())
+        embedded.spawn()
+    try:
+        if embedded:
+            embedded.wait_ready()
+            log.info("embedded etcd at %s (data in %s)", embedded.endpoint, embedded.data_dir)
+            settings = replace(settings, etcd_endpoints=(embedded.endpoint,), data_dir=None)
+        supervise(settings, serve_worker)
+    finally:
+        if embedded:
+            embedded.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
     check_flags(settings)
     check_exposure(settings)
     try:
-        asyncio.run(serve(settings))
-    except (EmbeddedEtcdError, MissingSchemas, OSError) as err:
+        if settings.workers > 1:
+            serve_workers(settings)
+        else:
+            asyncio.run(serve(settings))
+    except (EmbeddedEtcdError, MissingSchemas, WorkersFailing, OSError) as err:
         sys.exit(f"apiserver: {err}")
 
 

@@ -1,20 +1,232 @@
-"""``/metrics``: one Prometheus registry per application, which the server's parts add their
-collectors to (the federation's, the storage's). Values are read at scrape time from the
-parts themselves, so nothing is counted twice and a removed part's series disappear with it."""
+"""``/metrics``: one Prometheus registry per application, with kube-apiserver's series names,
+labels and buckets so that existing dashboards and alerts work (``examples/monitoring/``).
+
+Requests are counted by the ``access_log`` middleware through ``RequestMetrics``, whose label
+children are made once per request shape, so a request costs a few dict lookups. Everything
+else is read from the server's parts when scraped (the watch cache's objects, open watches,
+health checks, compactions, the federation's syncers), so nothing is counted twice and a
+removed part's series disappear with it."""
 from __future__ import annotations
 
+import asyncio
+import collections
 from typing import Iterable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+                               GCCollector, Histogram, PlatformCollector, ProcessCollector,
+                               disable_created_metrics, generate_latest)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .api import keys
+from .api import keys, resources
+from .api.health import Health
 from .resources import storage_errors
+from .resources.cache import WatchCache
+from .resources.catalog import GROUP, VERSION, Catalog
 from .storage.compactor import Compactor
+from .storage.keys import ROOT
 
 METRICS = web.AppKey("metrics", CollectorRegistry)
+
+# kube-apiserver has no ``*_created`` series, and they would double every counter's lines
+disable_created_metrics()
+
+BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10,
+           15, 20, 30, 45, 60)
+"""kube-apiserver's buckets for ``apiserver_request_duration_seconds`` and
+``etcd_request_duration_seconds``."""
+LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope",
+          "component")
+COMPONENT = "apiserver"
+APPLY_PATCH = "application/apply-patch"
+READ_ONLY = frozenset({"GET", "LIST", "WATCH", "other"})
+OTHER = "other"   # the subresource of a path that names nothing this server serves
+_METHODS = {m: m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}
+AUDIT_VERBS = {"GET": "get", "LIST": "list", "WATCH": "watch", "POST": "create",
+               "PUT": "update", "PATCH": "patch", "APPLY": "patch", "DELETE": "delete"}
+
+
+def registry() -> CollectorRegistry:
+    """A registry of its own (tests run many applications in one process) holding the
+    process's series: CPU, memory, file descriptors, Python's garbage collector."""
+    reg = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=reg)
+    PlatformCollector(registry=reg)
+    GCCollector(registry=reg)
+    return reg
+
+
+# -- requests --------------------------------------------------------------------------------
+class Route:
+    """The series of one request shape (its label values but the code), made once."""
+
+    __slots__ = ("verb", "audit_verb", "resource", "active", "_labels", "_total", "_codes",
+                 "_duration")
+
+    def __init__(self, metrics: RequestMetrics, labels: tuple[str, ...]) -> None:
+        self.verb, self.resource = labels[0], labels[4]
+        self.audit_verb = AUDIT_VERBS.get(self.verb, self.verb.lower())
+        self._labels, self._total = labels, metrics.total
+        self._codes: dict[int, object] = {}
+        watch = self.verb == "WATCH"   # as kube-apiserver: no latency for a long-running one
+        self._duration = None if watch else metrics.duration.labels(*labels)
+        self.active = metrics.longrunning.labels(labels[0], *labels[2:]) if watch else \
+            metrics.inflight.labels("readOnly" if self.verb in READ_ONLY else "mutating")
+
+    def done(self, code: int, seconds: float) -> None:
+        counter = self._codes.get(code)
+        if counter is None:
+            counter = self._codes[code] = self._total.labels(*self._labels, str(code))
+        counter.inc()
+        if self._duration is not None:
+            self._duration.observe(seconds)
+
+
+class RequestMetrics:
+    """``apiserver_request_total``, ``apiserver_request_duration_seconds``,
+    ``apiserver_current_inflight_requests`` and ``apiserver_longrunning_requests``, labelled as
+    kube-apiserver labels them. Label values come from the route and the catalog only (a path
+    that names nothing is ``subresource="other"``), so clients cannot add series."""
+
+    def __init__(self, registry: CollectorRegistry, catalog: Catalog) -> None:
+        self._plurals = frozenset(catalog.by_plural)
+        self.total = Counter(
+            "apiserver_request", "Counter of apiserver requests broken out for each verb, dry "
+            "run value, group, version, resource, scope, component, and HTTP response code.",
+            LABELS + ("code",), registry=registry)
+        self.duration = Histogram(
+            "apiserver_request_duration_seconds", "Response latency distribution in seconds "
+            "for each verb, dry run value, group, version, resource, subresource, scope and "
+            "component (watches excluded).", LABELS, buckets=BUCKETS, registry=registry)
+        self.inflight = Gauge(
+            "apiserver_current_inflight_requests", "Maximal number of currently used inflight "
+            "request limit of this apiserver per request kind in last second.",
+            ["request_kind"], registry=registry)
+        self.longrunning = Gauge(
+            "apiserver_longrunning_requests", "Gauge of all active long-running apiserver "
+            "requests broken out by verb, group, version, resource, scope and component.",
+            [label for label in LABELS if label != "dry_run"], registry=registry)
+        for kind in ("readOnly", "mutating"):
+            self.inflight.labels(kind)
+        self._routes: dict[tuple[str, ...], Route] = {}
+
+    def route(self, request: web.Request) -> Route:
+        labels = self._labels(request)
+        route = self._routes.get(labels)
+        if route is None:
+            route = self._routes[labels] = Route(self, labels)
+        return route
+
+    def _labels(self, request: web.Request) -> tuple[str, ...]:
+        info, method = request.match_info, request.method
+        plural = info.get("plural")
+        sub = info.get("subresource", "")
+        if plural not in self._plurals or sub not in ("", "status"):
+            resource = info.route.resource
+            path = resource.canonical if resource is not None and plural is None else OTHER
+            return _METHODS.get(method, OTHER), "", "", "", "", path, "", COMPONENT
+        named = "name" in info
+        if method in ("GET", "HEAD"):
+            verb = "GET" if named else "WATCH" if resources.is_watch(request) else "LIST"
+        elif method == "PATCH" and \
+                request.headers.get("Content-Type", "").startswith(APPLY_PATCH):
+            verb = "APPLY"
+        else:
+            verb = _METHODS.get(method, OTHER)
+        scope = "resource" if named else "namespace" if "namespace" in info else "cluster"
+        dry_run = "All" if method != "GET" and "dryRun" in request.query else ""
+        return verb, dry_run, GROUP, VERSION, plural, sub, scope, COMPONENT
+
+
+# -- etcd ------------------------------------------------------------------------------------
+class EtcdTimer:
+    """``etcd_request_duration_seconds{operation,type}`` of one storage's calls (the type: the
+    resource plural a key belongs to, else the key's directory)."""
+
+    def __init__(self) -> None:
+        self.histogram = Histogram("etcd_request_duration_seconds", "Etcd request latency in "
+                                   "seconds for each operation and object type.",
+                                   ["operation", "type"], buckets=BUCKETS, registry=None)
+        self._children: dict[tuple[str, str], object] = {}
+
+    def observe(self, operation: str, key: str, seconds: float) -> None:
+        labels = operation, key_type(key)
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self.histogram.labels(*labels)
+        child.observe(seconds)
+
+
+def key_type(key: str) -> str:
+    """``globalnetworksets`` for a resource key or collection prefix; the directory of any
+    other key (``/calico/federation/v1``), which is one of a few fixed ones."""
+    if key.startswith(ROOT):
+        end = key.find("/", len(ROOT))
+        return key[len(ROOT):end if end >= 0 else None] or ROOT[:-1]
+    return key.rpartition("/")[0]
+
+
+def storage_timings(storage: object) -> Histogram | None:
+    """The histogram of ``storage``'s etcd call durations: one per storage, shared by every
+    application on it; None for a storage that does not time its calls."""
+    if not hasattr(storage, "timer"):
+        return None
+    if storage.timer is None:
+        storage.timer = EtcdTimer()
+    return storage.timer.histogram
+
+
+# -- state read when scraped -----------------------------------------------------------------
+class ResourceCollector(Collector):
+    """``apiserver_storage_objects`` from the watch cache (-1 until it is primed, as
+    kube-apiserver reports a count it cannot read) and ``apiserver_registered_watchers`` from
+    the open watches (``keys.watch_slot``)."""
+
+    def __init__(self, catalog: Catalog, cache: WatchCache,
+                 watchers: collections.Counter[str]) -> None:
+        self.catalog, self.cache, self.watchers = catalog, cache, watchers
+
+    def collect(self) -> Iterable[Metric]:
+        objects = GaugeMetricFamily("apiserver_storage_objects", "Number of stored objects at "
+                                    "the time of last check split by kind.", labels=["resource"])
+        watchers = GaugeMetricFamily("apiserver_registered_watchers", "Number of currently "
+                                     "registered watchers for a given resources",
+                                     labels=["group", "version", "kind"])
+        primed = self.cache.ready.is_set()
+        for kind in self.catalog:
+            objects.add_metric([f"{kind.plural}.{GROUP}"],
+                               self.cache.count(kind) if primed else -1)
+            watchers.add_metric([GROUP, VERSION, kind.kind], self.watchers[kind.kind])
+        yield objects
+        yield watchers
+
+
+class HealthCollector(Collector):
+    """``kubernetes_healthcheck{name,type}``: 1 when a ``/livez`` or ``/readyz`` check passes.
+    Checks are coroutines and ``collect`` is not, so ``serve`` runs them (``refresh``) first."""
+
+    def __init__(self, health: Health) -> None:
+        self.health = health
+        self._results: list[tuple[str, str, bool]] = []
+
+    async def refresh(self) -> None:
+        checks = [(endpoint, check) for endpoint, named in (("livez", self.health.live),
+                                                            ("readyz", self.health.ready))
+                  for check in named]
+        outcomes = await asyncio.gather(*(c.check() for _, c in checks), return_exceptions=True)
+        self._results = [(c.name, endpoint, outcome is None)
+                         for (endpoint, c), outcome in zip(checks, outcomes)]
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily("kubernetes_healthcheck", "This metric records the result of "
+                                  "a single healthcheck.", labels=["name", "type"])
+        for name, endpoint, ok in self._results:
+            gauge.add_metric([name, endpoint], 1.0 if ok else 0.0)
+        yield gauge
+
+
+HEALTH = web.AppKey("health_metrics", HealthCollector)
 
 
 class StorageCollector(Collector):
@@ -37,12 +249,9 @@ class StorageCollector(Collector):
                                     value=self.compactor.compacted)
 
 
-def registry() -> CollectorRegistry:
-    return CollectorRegistry(auto_describe=False)
-
-
 async def serve(request: web.Request) -> web.Response:
     """Readable by admins and viewers when authentication is configured."""
     request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None, path=request.path)
+    await request.app[HEALTH].refresh()
     return web.Response(body=generate_latest(request.app[METRICS]),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})

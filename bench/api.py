@@ -1,15 +1,25 @@
-"""API throughput and latency against a real apiserver subprocess + etcd; prints figures.
+"""The apiserver against raw etcd, measured side by side in one run.
 
-    .venv/bin/python bench/api.py [--objects 5000] [--concurrency 64]
+    .venv/bin/python bench/api.py [--objects 10000] [--concurrency 64] [--workers N]
+                                  [--big 100000] [--skip-clients]
 
-Figures: creates/s (concurrent), get p50/p99, list time of all objects, patch/s, RSS.
+Starts its own etcd and an apiserver subprocess on it. Each figure is printed as
+``name: value unit (ratio vs baseline)``, the baseline measured in the same run through the
+same etcd client library (the server's own ``EtcdStorage``: a "key absent" transaction per
+create, a range per get, a range plus JSON decoding for a list):
+
+    creates, gets, list (JSON and Table), patch, watch fan-out p99 (100 watchers, 1,000
+    updates), RSS per object against the objects' JSON, start-up (cache fill) with --big
+    objects, and ``ctl apply -f`` of 1,000 objects against ``kubectl apply -f`` of the same file.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,59 +28,31 @@ import time
 from pathlib import Path
 
 import aiohttp
-import httpx
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from apiserver.storage.embedded import free_port  # noqa: E402
+from apiserver.storage.embedded import EmbeddedEtcd, free_port  # noqa: E402
+from apiserver.storage.etcd import EtcdStorage  # noqa: E402
 
 GROUP = "/apis/projectcalico.org/v3"
+PREFIX = "/calico/resources/v3/projectcalico.org/globalnetworksets/"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+BIN = Path(sys.executable).parent
 
 
-def netset(i: int) -> dict:
+def netset(i: int, prefix: str = "set") -> dict:
+    """A ~1 KB GlobalNetworkSet (20 CIDRs), as in the issue's figures."""
     return {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
-            "metadata": {"name": f"set-{i:05d}", "labels": {"team": f"t{i % 10}"}},
+            "metadata": {"name": f"{prefix}-{i:06d}", "labels": {"team": f"t{i % 10}"}},
             "spec": {"nets": [f"10.{i // 256 % 256}.{i % 256}.{j * 8}/29" for j in range(20)]}}
 
 
-class Response:
-    def __init__(self, status_code: int, content: bytes) -> None:
-        self.status_code, self.content = status_code, content
-        self.text = content.decode(errors="replace")
-
-    def json(self):
-        return json.loads(self.content)
-
-
-class Client:
-    """A thin aiohttp client (httpx's pool costs more CPU than the server at 64 connections)."""
-
-    def __init__(self, url: str, concurrency: int) -> None:
-        self.url, self.concurrency = url, concurrency
-
-    async def __aenter__(self) -> "Client":
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency))
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.session.close()
-
-    async def request(self, method: str, path: str, *, json_body=None, content=None,
-                      headers=None) -> Response:
-        data = json.dumps(json_body) if json_body is not None else content
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
-        async with self.session.request(method, self.url + path, data=data, headers=hdrs) as r:
-            return Response(r.status, await r.read())
-
-    async def get(self, path: str) -> Response:
-        return await self.request("GET", path)
-
-    async def post(self, path: str, json=None) -> Response:
-        return await self.request("POST", path, json_body=json)
-
-    async def patch(self, path: str, content: str, headers: dict) -> Response:
-        return await self.request("PATCH", path, content=content, headers=headers)
+def figure(name: str, value: float, unit: str, baseline: float | None = None,
+           note: str = "") -> None:
+    ratio = f" ({value / baseline:.2f}x {note or 'raw etcd'})" if baseline else \
+        (f" ({note})" if note else "")
+    print(f"{name}: {value:,.1f} {unit}{ratio}", flush=True)
 
 
 def rss_mib(pid: int) -> float:
@@ -80,74 +62,271 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def run(url: str, objects: int, concurrency: int) -> None:
+def tree_rss_mib(pid: int) -> float:
+    """RSS of a process and its children (the workers), without etcd."""
+    total = rss_mib(pid)
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        for cpid in child.read_text().split():
+            if "etcd" not in Path(f"/proc/{cpid}/cmdline").read_bytes().decode(errors="replace"):
+                total += tree_rss_mib(int(cpid))
+    return total
+
+
+async def gather_bounded(n: int, concurrency: int, work) -> float:
+    """Seconds to run ``work(i)`` for i < n, ``concurrency`` at a time."""
     sem = asyncio.Semaphore(concurrency)
-    async with Client(url, concurrency) as c:
+
+    async def one(i: int) -> None:
+        async with sem:
+            await work(i)
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.perf_counter() - start
+
+
+# -- raw etcd ---------------------------------------------------------------------------------
+async def baseline(endpoint: str, objects: int, concurrency: int) -> dict[str, float]:
+    storage = EtcdStorage([endpoint])
+    values = [json.dumps(netset(i, "raw")).encode() for i in range(objects)]
+    try:
+        took = await gather_bounded(objects, concurrency, lambda i: storage.create(
+            f"/bench/raw/{i:06d}", values[i]))
+        creates = objects / took
+        took = await gather_bounded(objects, concurrency, lambda i: storage.get(
+            f"/bench/raw/{i:06d}"))
+        gets = objects / took
+        start = time.perf_counter()
+        page = await storage.list("/bench/raw/")
+        [json.loads(kv.value) for kv in page.items]
+        listing = time.perf_counter() - start
+
+        async def update(i: int) -> None:
+            kv = await storage.get(f"/bench/raw/{i:06d}")
+            await storage.update(kv.key, kv.value, expect_revision=kv.mod_revision)
+        n = min(objects, 2000)
+        patches = n / await gather_bounded(n, concurrency, update)
+        await storage.list("/bench/raw/")
+        return {"creates": creates, "gets": gets, "list": listing, "patches": patches,
+                "json_bytes": sum(len(v) for v in values) / objects}
+    finally:
+        await storage.close()
+
+
+# -- the apiserver ----------------------------------------------------------------------------
+async def measure_server(url: str, pid: int, objects: int, concurrency: int,
+                         raw: dict[str, float]) -> None:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as s:
+        before = tree_rss_mib(pid)
+        bodies = [json.dumps(netset(i)).encode() for i in range(objects)]
+
         async def create(i: int) -> None:
-            async with sem:
-                r = await c.post(f"{GROUP}/globalnetworksets", json=netset(i))
-                assert r.status_code == 201, r.text
+            async with s.post(f"{GROUP}/globalnetworksets", data=bodies[i],
+                              headers={"Content-Type": "application/json"}) as r:
+                assert r.status == 201, await r.text()
+                await r.read()
+        figure("creates", objects / await gather_bounded(objects, concurrency, create), "/s",
+               raw["creates"])
 
-        t = time.perf_counter()
-        await asyncio.gather(*(create(i) for i in range(objects)))
-        dt = time.perf_counter() - t
-        print(f"create: {objects} objects in {dt:.2f}s = {objects / dt:,.0f}/s "
-              f"(concurrency {concurrency})")
+        async def get(i: int) -> None:
+            async with s.get(f"{GROUP}/globalnetworksets/set-{i:06d}") as r:
+                assert r.status == 200
+                await r.read()
+        figure("gets", objects / await gather_bounded(objects, concurrency, get), "/s",
+               raw["gets"])
 
-        lat = []
-        for i in range(0, objects, max(1, objects // 500)):
-            t = time.perf_counter()
-            r = await c.get(f"{GROUP}/globalnetworksets/set-{i:05d}")
-            lat.append(time.perf_counter() - t)
-            assert r.status_code == 200
-        lat.sort()
-        print(f"get: p50 {statistics.median(lat) * 1e3:.2f} ms, "
-              f"p99 {lat[int(len(lat) * 0.99) - 1] * 1e3:.2f} ms (sequential)")
+        for name, headers in (("list", {}), ("list-table", {"Accept": TABLE})):
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                async with s.get(f"{GROUP}/globalnetworksets", headers=headers) as r:
+                    body = await r.read()
+                times.append(time.perf_counter() - start)
+            figure(f"{name} of {objects}", min(times) * 1000, "ms", raw["list"] * 1000,
+                   "the time of raw range + decode")
+            del body
 
-        t = time.perf_counter()
-        r = await c.get(f"{GROUP}/globalnetworksets")
-        dt = time.perf_counter() - t
-        print(f"list: {len(r.json()['items'])} objects, {len(r.content) / 1e6:.1f} MB in "
-              f"{dt * 1e3:.0f} ms")
+        n = min(objects, 2000)
 
         async def patch(i: int) -> None:
-            async with sem:
-                r = await c.patch(f"{GROUP}/globalnetworksets/set-{i:05d}",
-                                  content='{"metadata":{"labels":{"patched":"yes"}}}',
-                                  headers={"Content-Type": "application/merge-patch+json"})
-                assert r.status_code == 200, r.text
-        n = min(objects, 2000)
-        t = time.perf_counter()
-        await asyncio.gather(*(patch(i) for i in range(n)))
-        dt = time.perf_counter() - t
-        print(f"patch: {n} in {dt:.2f}s = {n / dt:,.0f}/s")
+            async with s.patch(f"{GROUP}/globalnetworksets/set-{i:06d}",
+                               data=b'{"metadata":{"labels":{"patched":"%d"}}}' % i,
+                               headers={"Content-Type": "application/merge-patch+json"}) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+        figure("patches", n / await gather_bounded(n, concurrency, patch), "/s", raw["patches"])
+
+        after = tree_rss_mib(pid)
+        per_object = (after - before) * 1024 * 1024 / objects
+        figure("RSS per cached object", per_object, "B", raw["json_bytes"],
+               "its JSON")
+        await watch_fanout(s)
+
+
+async def watch_fanout(s: aiohttp.ClientSession, watchers: int = 100,
+                       updates: int = 1000) -> None:
+    """p99 of the delay from an update's acknowledgement to its arrival at each watcher."""
+    rv = (await (await s.get(f"{GROUP}/globalnetworksets?limit=1")).json())[
+        "metadata"]["resourceVersion"]
+    acked: dict[str, float] = {}
+    delays: list[float] = []
+    done = asyncio.Event()
+    seen = [0]
+
+    watching = aiohttp.ClientSession(s._base_url, connector=aiohttp.TCPConnector(limit=0),
+                                     timeout=aiohttp.ClientTimeout(total=None))
+
+    async def watch() -> None:
+        async with watching.get(f"{GROUP}/globalnetworksets?watch=1&resourceVersion={rv}&"
+                                "fieldSelector=metadata.name%3Dset-000000") as r:
+            async for line in r.content:
+                event = json.loads(line)
+                version = event["object"]["metadata"]["resourceVersion"]
+                arrived = time.perf_counter()
+                while version not in acked:
+                    await asyncio.sleep(0.0005)
+                delays.append(arrived - acked[version])
+                seen[0] += 1
+                if seen[0] >= watchers * updates:
+                    done.set()
+                    return
+    tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
+    await asyncio.sleep(1)
+    for i in range(updates):
+        sent = time.perf_counter()
+        async with s.patch(f"{GROUP}/globalnetworksets/set-000000",
+                           data=b'{"metadata":{"annotations":{"n":"%d"}}}' % i,
+                           headers={"Content-Type": "application/merge-patch+json"}) as r:
+            obj = await r.json()
+        acked[obj["metadata"]["resourceVersion"]] = sent
+    try:
+        async with asyncio.timeout(60):
+            await done.wait()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await watching.close()
+    delays.sort()
+    figure(f"watch fan-out p99 ({watchers} watchers, {updates} updates)",
+           delays[int(len(delays) * 0.99)] * 1000, "ms")
+    figure("watch fan-out p50", statistics.median(delays) * 1000, "ms")
+
+
+def apply_clients(url: str, work: Path, count: int = 1000) -> None:
+    """``ctl apply -f`` of ``count`` objects, against ``kubectl apply -f`` of the same file."""
+    manifest = work / "apply.yaml"
+    manifest.write_text(yaml.safe_dump_all([netset(i, "apply") for i in range(count)]))
+    config = work / "kubeconfig"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": url}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "kubectl"), "--kubeconfig", str(config), "apply", "-f",
+                    str(manifest)], check=True, capture_output=True)
+    kubectl = time.perf_counter() - start
+    subprocess.run([str(BIN / "kubectl"), "--kubeconfig", str(config), "delete", "-f",
+                    str(manifest)], check=True, capture_output=True)
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "ctl"), "--server", url, "apply", "-f", str(manifest)],
+                   check=True, capture_output=True)
+    ctl = time.perf_counter() - start
+    figure(f"ctl apply -f ({count} objects)", ctl, "s")
+    figure(f"kubectl apply -f ({count} objects)", kubectl, "s", ctl, "ctl's time")
+
+
+def start_server(endpoint: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    args = [sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{port}",
+            "--etcd-endpoints", endpoint, "--no-federation", "--log-level", "warning"]
+    if workers:
+        args += ["--workers", str(workers)]
+    proc = subprocess.Popen(args, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url)
+    return proc, url
+
+
+def wait_ready(url: str, timeout: float = 600) -> float:
+    import httpx
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("the apiserver did not become ready")
+
+
+async def fill(endpoint: str, count: int) -> int:
+    """Write ``count`` sets straight into etcd, as the server would store them."""
+    storage = EtcdStorage([endpoint])
+    total = 0
+    try:
+        for base in range(0, count, 100):
+            items = []
+            for i in range(base, min(base + 100, count)):
+                obj = netset(i, "big")
+                obj["metadata"].update(uid=f"u{i}", creationTimestamp="2026-01-01T00:00:00Z")
+                value = json.dumps(obj, separators=(",", ":")).encode()
+                total += len(value)
+                items.append((PREFIX + obj["metadata"]["name"], value))
+            await storage.create_many(items)
+    finally:
+        await storage.close()
+    return total
+
+
+def startup(endpoint: str, big: int, workers: int) -> None:
+    """Start-up (cache fill) and RSS with ``big`` objects in etcd."""
+    json_bytes = asyncio.run(fill(endpoint, big))
+    start = time.monotonic()
+    proc, _ = start_server(endpoint, workers)
+    took = time.monotonic() - start
+    try:
+        rss = tree_rss_mib(proc.pid)
+        figure(f"start-up with {big} objects", took, "s")
+        figure(f"RSS with {big} objects", rss, "MiB", json_bytes / 1024 / 1024,
+               "the objects' JSON")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--objects", type=int, default=5000)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--objects", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0, help="the server's --workers (0: its default)")
+    p.add_argument("--big", type=int, default=0, help="also measure start-up and RSS with this "
+                   "many objects (e.g. 100000)")
+    p.add_argument("--skip-clients", action="store_true", help="skip ctl vs kubectl apply")
     a = p.parse_args()
-    data = tempfile.mkdtemp(prefix="bench-api-", dir="/dev/shm")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{port}",
-                             "--data-dir", data, "--no-federation", "--log-level", "warning"],
-                            cwd=REPO)
+    work = Path(tempfile.mkdtemp(prefix="bench-api-", dir="/dev/shm"))
+    etcd = EmbeddedEtcd(work / "etcd", name="bench")
+    etcd.start()
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        asyncio.run(run(url, a.objects, a.concurrency))
-        print(f"apiserver RSS: {rss_mib(proc.pid):.0f} MiB")
+        raw = asyncio.run(baseline(etcd.endpoint, a.objects, a.concurrency))
+        proc, url = start_server(etcd.endpoint, a.workers)
+        try:
+            asyncio.run(measure_server(url, proc.pid, a.objects, a.concurrency, raw))
+            if not a.skip_clients:
+                apply_clients(url, work)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+        if a.big:
+            subprocess.run(["etcdctl", f"--endpoints={etcd.endpoint}", "del", "--prefix",
+                            "/calico/"], env={**os.environ, "ETCDCTL_API": "3"},
+                           capture_output=True, check=True)
+            startup(etcd.endpoint, a.big, a.workers)
     finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
+        etcd.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -254,7 +254,7 @@ class ApiserverProcess:
         self.ca, self.cert = ca, cert
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.args = [sys.executable, "-m", "apiserver", "--listen", f"127.0.0.1:{self.port}",
-                     *args]
+                     *(() if "--workers" in args else ("--workers", "1")), *args]
         if etcd_endpoint:
             self.args += ["--etcd-endpoints", etcd_endpoint]
         if data_dir:

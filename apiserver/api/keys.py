@@ -21,6 +21,7 @@ STORE = web.AppKey("store", ResourceStore)
 VALIDATOR = web.AppKey("validator", Validator)
 AUTH = web.AppKey("auth", Authenticator)
 WATCHES = web.AppKey("watches", collections.Counter)
+WATCHERS = web.AppKey("watchers", collections.Counter)   # open watches per kind, for /metrics
 ACTOR = web.RequestKey("actor", Actor)
 
 
@@ -32,7 +33,7 @@ def authorize(request: web.Request, verb: str, kind: Kind) -> None:
 @contextlib.asynccontextmanager
 async def watch_slot(request: web.Request) -> AsyncIterator[None]:
     """Count open watches per client (an authenticated user; an anonymous one per remote
-    address); refuse past ``max_watches_per_client`` with 429."""
+    address) and per kind; refuse past ``max_watches_per_client`` with 429."""
     counter = request.app[WATCHES]
     user = request[ACTOR].user
     if user == ANONYMOUS:
@@ -40,10 +41,14 @@ async def watch_slot(request: web.Request) -> AsyncIterator[None]:
     limit = request.app[SETTINGS].max_watches_per_client
     if counter[user] >= limit:
         raise TooManyRequests(f"too many open watches for {user!r} (limit {limit})")
+    kind = request.app[CATALOG].by_plural[request.match_info["plural"]].kind
+    watchers = request.app[WATCHERS]
     counter[user] += 1
+    watchers[kind] += 1
     try:
         yield
     finally:
+        watchers[kind] -= 1
         counter[user] -= 1
         if counter[user] <= 0:
             del counter[user]

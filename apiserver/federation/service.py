@@ -30,7 +30,9 @@ class Federation:
                                          options=options if isinstance(options, ManagerOptions)
                                          else None)
         self.election = LeaderElection(
-            store.storage, identity=f"{settings.cluster_name}/{socket.gethostname()}:{settings.listen_port}")
+            store.storage, identity=f"{settings.cluster_name}/{socket.gethostname()}:"
+                                    f"{settings.listen_port}" + (f"/worker-{settings.worker}"
+                                                                 if settings.workers > 1 else ""))
         self.collector = FederationCollector(self.manager.statuses,
                                              lambda: self.election.role == "leader")
         self._ready_once = False

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import grpc
@@ -86,8 +88,18 @@ def _range_end(prefix: bytes) -> bytes:
     return b"\0"
 
 
+class Timer(Protocol):
+    """Told how long each etcd call took (``metrics.storage_timings``)."""
+
+    def observe(self, operation: str, key: str, seconds: float) -> None: ...
+
+
 class EtcdStorage:
-    """``Storage`` on an etcd v3 cluster. Create it inside the event loop that uses it."""
+    """``Storage`` on an etcd v3 cluster. Create it inside the event loop that uses it.
+    ``timer``, when set, is told the duration of every call: its operation and the key or
+    prefix it was about."""
+
+    timer: Timer | None = None
 
     def __init__(self, endpoints: list[str], *, tls: EtcdTLS | None = None,
                  timeout: float = 5.0) -> None:
@@ -113,14 +125,18 @@ class EtcdStorage:
         self._lease = rpc.LeaseStub(self._channel)
         self._maintenance = rpc.MaintenanceStub(self._channel)
 
-    async def _call(self, method, request, *, write: bool = False):
+    async def _call(self, method, request, operation: str, key: str, *, write: bool = False):
+        start = time.perf_counter()
         try:
             return await method(request, timeout=self.timeout, wait_for_ready=False)
         except grpc.aio.AioRpcError as err:
             raise _error(err, write=write) from None
+        finally:
+            if self.timer is not None:
+                self.timer.observe(operation, key, time.perf_counter() - start)
 
     async def get(self, key: str) -> KeyValue | None:
-        resp = await self._call(self._kv.Range, rpc.RangeRequest(key=key.encode()))
+        resp = await self._call(self._kv.Range, rpc.RangeRequest(key=key.encode()), "get", key)
         return _kv(resp.kvs[0]) if resp.kvs else None
 
     async def list(self, prefix: str, *, revision: int = 0, start: str | None = None,
@@ -128,23 +144,26 @@ class EtcdStorage:
         p = prefix.encode()
         req = rpc.RangeRequest(key=(start or prefix).encode(), range_end=_range_end(p),
                                revision=revision, limit=limit)
-        resp = await self._call(self._kv.Range, req)
+        resp = await self._call(self._kv.Range, req, "list", prefix)
         return ListResult([_kv(kv) for kv in resp.kvs], resp.header.revision, resp.more)
 
     async def current_revision(self) -> int:
-        resp = await self._call(self._kv.Range, rpc.RangeRequest(key=b"\0", count_only=True))
+        resp = await self._call(self._kv.Range, rpc.RangeRequest(key=b"\0", count_only=True),
+                                "revision", "")
         return resp.header.revision
 
-    async def _txn(self, compare: list, success: list, failure_get: bytes):
+    async def _txn(self, operation: str, key: str, compare: list, success: list):
+        """A transaction about ``key`` that reads it when its comparison fails."""
         req = rpc.TxnRequest(compare=compare, success=success, failure=[
-            rpc.RequestOp(request_range=rpc.RangeRequest(key=failure_get))])
-        return await self._call(self._kv.Txn, req, write=True)
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key.encode()))])
+        return await self._call(self._kv.Txn, req, operation, key, write=True)
 
     async def create(self, key: str, value: bytes, *, lease: int = 0) -> int:
         k = key.encode()
         resp = await self._txn(
+            "create", key,
             [rpc.Compare(key=k, result=rpc.Compare.EQUAL, target=rpc.Compare.VERSION, version=0)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value, lease=lease))], k)
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value, lease=lease))])
         if not resp.succeeded:
             kvs = resp.responses[0].response_range.kvs
             raise KeyExists(key, _kv(kvs[0]) if kvs else None)
@@ -157,7 +176,7 @@ class EtcdStorage:
                                  version=0) for key in k],
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
                      for key, (_, value) in zip(k, items)])
-        resp = await self._call(self._kv.Txn, req, write=True)
+        resp = await self._call(self._kv.Txn, req, "txn", items[0][0], write=True)
         if not resp.succeeded:
             raise KeyExists(items[0][0])
         return resp.header.revision
@@ -165,9 +184,10 @@ class EtcdStorage:
     async def update(self, key: str, value: bytes, *, expect_revision: int) -> int:
         k = key.encode()
         resp = await self._txn(
+            "update", key,
             [rpc.Compare(key=k, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD,
                          mod_revision=expect_revision)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))], k)
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))])
         if not resp.succeeded:
             kvs = resp.responses[0].response_range.kvs
             if not kvs:
@@ -179,8 +199,8 @@ class EtcdStorage:
         k = key.encode()
         compare = [rpc.Compare(key=k, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD,
                                mod_revision=expect_revision)] if expect_revision else []
-        resp = await self._txn(compare, [rpc.RequestOp(
-            request_delete_range=rpc.DeleteRangeRequest(key=k, prev_kv=True))], k)
+        resp = await self._txn("delete", key, compare, [rpc.RequestOp(
+            request_delete_range=rpc.DeleteRangeRequest(key=k, prev_kv=True))])
         if not resp.succeeded:
             kvs = resp.responses[0].response_range.kvs
             if not kvs:
@@ -193,10 +213,11 @@ class EtcdStorage:
         return KeyValue(key, prev.value, resp.header.revision, prev.create_revision)
 
     def watch(self, prefix: str, *, start_revision: int) -> "EtcdWatch":
-        return EtcdWatch(self._watch, prefix, start_revision)
+        return EtcdWatch(self._watch, prefix, start_revision, self.timer)
 
     async def grant_lease(self, ttl: int) -> int:
-        resp = await self._call(self._lease.LeaseGrant, rpc.LeaseGrantRequest(TTL=ttl))
+        resp = await self._call(self._lease.LeaseGrant, rpc.LeaseGrantRequest(TTL=ttl),
+                                "leaseGrant", "")
         return resp.ID
 
     async def keepalive(self, lease: int) -> int:
@@ -212,31 +233,34 @@ class EtcdStorage:
 
     async def revoke(self, lease: int) -> None:
         try:
-            await self._call(self._lease.LeaseRevoke, rpc.LeaseRevokeRequest(ID=lease))
+            await self._call(self._lease.LeaseRevoke, rpc.LeaseRevokeRequest(ID=lease),
+                             "leaseRevoke", "")
         except Unavailable:
             log.warning("could not revoke lease %x; it will expire by itself", lease)
 
     async def alarms(self) -> list[str]:
         resp = await self._call(self._maintenance.Alarm, rpc.AlarmRequest(
-            action=rpc.AlarmRequest.GET, memberID=0, alarm=rpc.NONE))
+            action=rpc.AlarmRequest.GET, memberID=0, alarm=rpc.NONE), "alarms", "")
         return sorted({rpc.AlarmType.Name(a.alarm) for a in resp.alarms})
 
     async def compaction_turn(self, key: str, version: int, value: bytes) -> tuple[bool, int, int]:
         k = key.encode()
         resp = await self._txn(
+            "txn", key,
             [rpc.Compare(key=k, result=rpc.Compare.EQUAL, target=rpc.Compare.VERSION,
                          version=version)],
-            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))], k)
+            [rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))])
         if resp.succeeded:
             return True, version + 1, resp.header.revision
         kvs = resp.responses[0].response_range.kvs
         return False, kvs[0].version if kvs else 0, resp.header.revision
 
     async def compact(self, revision: int) -> None:
-        await self._call(self._kv.Compact, rpc.CompactionRequest(revision=revision))
+        await self._call(self._kv.Compact, rpc.CompactionRequest(revision=revision),
+                         "compact", "")
 
     async def db_size(self) -> int:
-        resp = await self._call(self._maintenance.Status, rpc.StatusRequest())
+        resp = await self._call(self._maintenance.Status, rpc.StatusRequest(), "status", "")
         return resp.dbSize
 
     async def close(self) -> None:
@@ -249,8 +273,10 @@ class EtcdWatch:
     An empty prefix watches the whole keyspace. Iteration raises Compacted or Unavailable;
     ``close()`` ends it."""
 
-    def __init__(self, stub: rpc.WatchStub, prefix: str, start_revision: int) -> None:
+    def __init__(self, stub: rpc.WatchStub, prefix: str, start_revision: int,
+                 timer: Timer | None = None) -> None:
         self._stub, self._prefix, self._start = stub, prefix.encode(), start_revision
+        self._timer = timer
         self._call = None
 
     def __aiter__(self) -> "EtcdWatch":
@@ -263,11 +289,17 @@ class EtcdWatch:
             key=key, range_end=end, start_revision=self._start, prev_kv=True)))
 
     async def __anext__(self) -> tuple[int, list[WatchEvent]]:
+        opening = 0.0   # when a stream being opened was asked for: timed to its first answer
         try:
             if self._call is None:
+                opening = time.perf_counter()
                 await self._open()
             while True:
                 resp = await self._call.read()
+                if opening and self._timer is not None:
+                    self._timer.observe("watch", self._prefix.decode(),
+                                        time.perf_counter() - opening)
+                    opening = 0.0
                 if resp is grpc.aio.EOF:
                     raise Unavailable("etcd closed the watch stream")
                 if resp.compact_revision:

@@ -1,0 +1,97 @@
+"""``--workers 2``: two serving processes on one port, consistent with each other."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import GROUP, ApiserverProcess, gns
+
+
+def _workers(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@pytest.fixture
+def two_workers(clean_etcd):
+    proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation", "--workers", "2").start()
+    yield proc
+    proc.stop()
+
+
+def _fresh(proc: ApiserverProcess) -> httpx.Client:
+    """A client whose every request opens a new connection (the kernel picks the worker)."""
+    return httpx.Client(base_url=proc.url, timeout=10, headers={"Connection": "close"},
+                        limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def test_two_workers_serve_and_every_read_sees_the_write_before_it(two_workers):
+    assert len(_workers(two_workers.proc.pid)) == 2
+    with _fresh(two_workers) as c:
+        for i in range(60):
+            created = c.post(f"{GROUP}/globalnetworksets", json=gns(f"r{i}", ["10.0.0.0/8"]))
+            assert created.status_code == 201, created.text
+            got = c.get(f"{GROUP}/globalnetworksets/r{i}")
+            assert got.status_code == 200, f"write {i} not read back: {got.text}"
+            assert got.json()["metadata"]["resourceVersion"] == \
+                created.json()["metadata"]["resourceVersion"]
+            patched = c.patch(f"{GROUP}/globalnetworksets/r{i}",
+                              json={"metadata": {"labels": {"n": str(i)}}},
+                              headers={"Content-Type": "application/merge-patch+json"})
+            listed = c.get(f"{GROUP}/globalnetworksets", params={"labelSelector": f"n={i}"})
+            assert [o["metadata"]["resourceVersion"] for o in listed.json()["items"]] == \
+                [patched.json()["metadata"]["resourceVersion"]]
+            assert c.delete(f"{GROUP}/globalnetworksets/r{i}").status_code == 200
+            assert c.get(f"{GROUP}/globalnetworksets/r{i}").status_code == 404
+
+
+def test_a_watch_on_one_worker_sees_writes_through_both_in_order(two_workers):
+    with _fresh(two_workers) as c:
+        start = c.post(f"{GROUP}/globalnetworksets", json=gns("w", ["10.0.0.0/8"])).json()
+        rv = start["metadata"]["resourceVersion"]
+        with httpx.Client(base_url=two_workers.url, timeout=30) as watcher, watcher.stream(
+                "GET", f"{GROUP}/globalnetworksets",
+                params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "20"}) as events:
+            written = []
+            for i in range(40):
+                r = c.patch(f"{GROUP}/globalnetworksets/w", json={"metadata": {"labels": {
+                    "n": str(i)}}}, headers={"Content-Type": "application/merge-patch+json"})
+                written.append(r.json()["metadata"]["resourceVersion"])
+            seen = []
+            for line in events.iter_lines():
+                if line.strip():
+                    event = json.loads(line)
+                    seen.append(event["object"]["metadata"]["resourceVersion"])
+                    if len(seen) == len(written):
+                        break
+    assert seen == written
+
+
+def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(clean_etcd):
+    proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation", "--workers", "2").start()
+    try:
+        first, second = _workers(proc.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = _workers(proc.proc.pid)
+            if len(now) == 2 and first not in now:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the killed worker was not replaced: {_workers(proc.proc.pid)}")
+        proc.wait_ready()
+        workers = _workers(proc.proc.pid)
+    finally:
+        proc.stop()
+    assert proc.proc.returncode == 0, proc.output()
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
