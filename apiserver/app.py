@@ -170,6 +170,7 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
         if collector is not None:
             registry.register(collector)
     app.router.add_get("/metrics", metrics.serve)
+    app.cleanup_ctx.append(metrics.sibling_metrics)
     return app
 
 

@@ -35,5 +35,6 @@ class Settings:
     federation_options: object | None = None  # a federation.manager.ManagerOptions
     workers: int = 1                  # serving processes on the port (--workers)
     worker: int = 0                   # this process's index among them
+    metrics_dir: str = ""             # where the workers' private metrics sockets live
     log_level: str = "info"
     log_format: str = "text"

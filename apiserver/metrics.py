@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Iterable
+import contextlib
+import os
+from typing import AsyncIterator, Iterable
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
                                GCCollector, Histogram, PlatformCollector, ProcessCollector,
                                disable_created_metrics, generate_latest)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from .api import keys, resources
@@ -28,6 +32,7 @@ from .storage.compactor import Compactor
 from .storage.keys import ROOT
 
 METRICS = web.AppKey("metrics", CollectorRegistry)
+SIBLING_TIMEOUT = 2.0   # seconds another worker has to hand over its series
 
 # kube-apiserver has no ``*_created`` series, and they would double every counter's lines
 disable_created_metrics()
@@ -250,8 +255,79 @@ class StorageCollector(Collector):
 
 
 async def serve(request: web.Request) -> web.Response:
-    """Readable by admins and viewers when authentication is configured."""
+    """Readable by admins and viewers when authentication is configured. With ``--workers``
+    the answer holds every worker's series, each labelled with its ``worker``."""
     request.app[keys.AUTH].authorize(request[keys.ACTOR], "get", None, path=request.path)
-    await request.app[HEALTH].refresh()
-    return web.Response(body=generate_latest(request.app[METRICS]),
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+    settings = request.app[keys.SETTINGS]
+    if settings.workers > 1 and settings.metrics_dir:
+        body = await _all_workers(request.app, settings.metrics_dir, settings.workers)
+    else:
+        body = await _local(request.app)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _local(app: web.Application) -> bytes:
+    await app[HEALTH].refresh()
+    return generate_latest(app[METRICS])
+
+
+# -- several workers --------------------------------------------------------------------------
+def worker_socket(directory: str, worker: int) -> str:
+    return os.path.join(directory, f"worker-{worker}.sock")
+
+
+async def sibling_metrics(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx of a worker: its own series on a private unix socket, which the worker a
+    scrape reaches reads with the others'."""
+    settings = app[keys.SETTINGS]
+    if settings.workers <= 1 or not settings.metrics_dir:
+        yield
+        return
+    private = web.Application()
+    private.router.add_get("/metrics", lambda _: _answer(app))
+    runner = web.AppRunner(private, access_log=None)
+    await runner.setup()
+    path = worker_socket(settings.metrics_dir, settings.worker)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    await web.UnixSite(runner, path).start()
+    yield
+    await runner.cleanup()
+
+
+async def _answer(app: web.Application) -> web.Response:
+    return web.Response(body=await _local(app), content_type="text/plain")
+
+
+async def _all_workers(app: web.Application, directory: str, workers: int) -> bytes:
+    """Every worker's exposition merged family by family, each sample labelled ``worker``; a
+    worker that does not answer (restarting) is left out."""
+    own = app[keys.SETTINGS].worker
+
+    async def fetch(worker: int) -> tuple[int, str]:
+        if worker == own:
+            return worker, (await _local(app)).decode()
+        connector = aiohttp.UnixConnector(path=worker_socket(directory, worker))
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session, \
+                    session.get("http://worker/metrics",
+                                timeout=aiohttp.ClientTimeout(total=SIBLING_TIMEOUT)) as r:
+                return worker, await r.text()
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return worker, ""
+    families: dict[str, Metric] = {}
+    for worker, text in await asyncio.gather(*(fetch(w) for w in range(workers))):
+        for family in text_string_to_metric_families(text):
+            merged = families.setdefault(family.name, Metric(family.name, family.documentation,
+                                                             family.type, family.unit))
+            merged.samples += [s._replace(labels={**s.labels, "worker": str(worker)})
+                               for s in family.samples]
+    return generate_latest(_Families(list(families.values())))
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families

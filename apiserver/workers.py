@@ -6,7 +6,8 @@ a whole apiserver — its own watch-fed cache, its own listening socket on the s
 workers because every read that must be current first waits until the worker's cache reaches
 etcd's current revision (Kubernetes' consistent reads from cache), and writes wait until the
 writing worker's cache holds them; so a client that writes through one worker and reads through
-another reads its write. Workers elect one federation leader among themselves and with other
+another reads its write. ``/metrics`` answers with every worker's series (each worker also
+serves its own on a private unix socket, and the one a scrape reaches gathers them). Workers elect one federation leader among themselves and with other
 replicas (each has its own identity), and take turns compacting like replicas do.
 
 A worker dies with the parent (parent-death signal); a worker that exits is started again after
@@ -17,8 +18,10 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from dataclasses import replace
 from multiprocessing.process import BaseProcess
@@ -73,6 +76,8 @@ def supervise(settings: Settings, target: Callable[[Settings], None]) -> None:
                                   args=(replace(settings, worker=index),))
         process.start()
         return process
+    metrics_dir = tempfile.mkdtemp(prefix="apiserver-metrics-")
+    settings = replace(settings, metrics_dir=metrics_dir)
     workers = [start(i) for i in range(settings.workers)]
     started = [time.monotonic()] * len(workers)
     quick_failures = 0
@@ -103,3 +108,4 @@ def supervise(settings: Settings, target: Callable[[Settings], None]) -> None:
             if process.is_alive():
                 process.kill()
                 process.join()
+        shutil.rmtree(metrics_dir, ignore_errors=True)

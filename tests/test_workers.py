@@ -19,9 +19,21 @@ def _workers(parent: int) -> list[int]:
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
+def _labelled_workers(text: str, series: str) -> set[str]:
+    return {line.split('worker="')[1].split('"')[0] for line in text.splitlines()
+            if line.startswith(series + "{") and 'worker="' in line}
+
+
 @pytest.fixture
 def two_workers(clean_etcd):
+    """A server with two workers, both serving (the port answers as soon as one does)."""
     proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation", "--workers", "2").start()
+    deadline = time.monotonic() + 20
+    with httpx.Client(base_url=proc.url, timeout=5) as c:
+        while _labelled_workers(c.get("/metrics").text, "process_start_time_seconds") != \
+                {"0", "1"}:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
     yield proc
     proc.stop()
 
@@ -95,3 +107,17 @@ def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(clean_etcd):
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or \
             Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_metrics_hold_every_workers_series(two_workers):
+    with _fresh(two_workers) as c:
+        for i in range(20):
+            c.get("/version")
+        text = c.get("/metrics").text
+    assert _labelled_workers(text, "apiserver_request_total") == {"0", "1"}, \
+        "both workers answered requests and both count them"
+    types = [line for line in text.splitlines() if line.startswith("# TYPE apiserver_request_total")]
+    assert len(types) == 1, "one family, merged"
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                 if line.startswith("apiserver_request_total{") and 'subresource="/version"' in line)
+    assert served >= 20
