@@ -1,17 +1,20 @@
 """``ctl``: calicoctl's command lines against the projectcalico.org/v3 apiserver (HTTP only).
 
-Where to look:
+Imports point one way, from the entry point down (``tests/test_ctl_structure.py`` checks):
 
-* ``cli``       argument parsing (docopt rules) and dispatch; ``helptext`` the help texts
-* ``verbs``     the session, manifest → items, create/apply/replace/validate and their lines
-* ``get``, ``edits`` (delete/patch/label), ``extras`` (version/diff/completion)
-* ``client``    the one HTTP seam (httpx) and the error types rebuilt from ``Status``
-* ``messages``  calicoctl's wording of those errors
-* ``manifests`` files, stdin, directories, multi-document YAML and Lists
-* ``decode``    Go-style decoding of manifests with the server's schemas
-* ``output``    tables (tabwriter), YAML, JSON; ``gotemplate`` the Go template subset
-* ``batch``     ordered or bounded-concurrent execution with a terminal progress bar
-* ``config``    flags, env and CalicoAPIConfig files → a connection
+* ``cli``        entry point: parse, run one command, exit code
+* ``commands/``  one module per command family, each ``run(session) -> exit code``
+* ``report``     running one operation over many resources; calicoctl's summary lines
+* ``inputs``     the resources a command acts on: ``-f`` files, ``<KIND> <NAME>``, selectors
+* ``session``    parsed arguments + lazily built client, version check, output and errors
+* ``arguments``  docopt over the help texts; ``helptext`` those texts (the grammar)
+* ``client``     the one HTTP seam (httpx) and the error types rebuilt from ``Status``
+* ``config``     flags, env and CalicoAPIConfig files → a connection
+* ``messages``   calicoctl's wording of errors
+* ``manifests``  files, stdin, directories, multi-document YAML and Lists
+* ``decode``     Go-style decoding of manifests with the server's schemas
+* ``output``     tables (tabwriter), YAML, JSON; ``gotemplate`` the Go template subset
+* ``batch``      ordered or bounded-concurrent execution with a terminal progress bar
 
 Kinds, aliases and table columns come from the server (discovery and Table responses).
 """

@@ -11,6 +11,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
 from .client import BadResponse, ConnectionFailed
 
 T = TypeVar("T")
@@ -85,9 +88,6 @@ def _progress(total: int, label: str) -> Callable[..., None]:
     """A rich progress bar on stderr when it is a terminal; otherwise a no-op."""
     if not sys.stderr.isatty():
         return lambda n, close=False: None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     bar = Progress(TextColumn(label or "working"), BarColumn(), MofNCompleteColumn(),
                    console=Console(file=sys.stderr), transient=True)
     task = bar.add_task(label, total=total)

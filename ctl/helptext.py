@@ -1,49 +1,134 @@
-"""Help texts: calicoctl v3.32.1's (docopt) with the program named ``ctl`` and the options
-this client adds (marked in each text). ``usage(verb)`` is what a usage error prints."""
+"""Help texts, which are also the grammar: ``arguments`` parses every command line with
+docopt from exactly the text ``--help`` prints, as calicoctl does, so the two cannot disagree.
+
+The texts are calicoctl v3.32.1's with the program named ``ctl``, plus what this client adds
+(``--dry-run``, ``--selector``, ``diff``, ``completion`` and the connection options). Each
+option is written once below and placed in the texts of the commands that take it; the kinds
+calicoctl lists are written once too (``RESOURCE_TYPES``).
+"""
 from __future__ import annotations
 
-TOP = """\
-Usage:
-  ctl [options] <command> [<args>...]
+from dataclasses import dataclass
 
-    create       Create a resource by file, directory or stdin.
-    replace      Replace a resource by file, directory or stdin.
-    apply        Apply a resource by file, directory or stdin.  This creates a resource
-                 if it does not exist, and replaces a resource if it does exists.
-    patch        Patch a preexisting resource in place.
-    delete       Delete a resource identified by file, directory, stdin or resource type and
-                 name.
-    get          Get a resource identified by file, directory, stdin or resource type and
-                 name.
-    label        Add or update labels of resources.
-    validate     Validate a resource by file, directory or stdin without applying it.
-    version      Display the version of this binary and of the cluster.
-    diff         Show what apply would change, by file, directory or stdin.
-    completion   Print a shell completion script (bash or zsh).
+from .config import DEFAULT_CONFIG, DEFAULT_SERVER, DEFAULT_TIMEOUT
 
-Options:
-  -h --help                    Show this screen.
-  -l --log-level=<level>       Set the log level (one of panic, fatal, error,
-                               warn, info, debug) [default: panic]
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-{connection}
-Description:
-  The ctl command line tool is used to manage Calico network and security
-  policy, to view and manage endpoint configuration, and to manage a Calico
-  node instance.
+PROGRAM = "ctl"
+# calicoctl's util.Resources(): the kinds its help lists and shell completion offers.
+RESOURCE_TYPES = ("bgpconfiguration", "bgpfilter", "bgppeer", "clusterinformation",
+                  "felixconfiguration", "globalnetworkpolicy", "globalnetworkset",
+                  "hostendpoint", "ippool", "ipreservation", "kubecontrollersconfiguration",
+                  "networkpolicy", "networkset", "node", "profile",
+                  "stagedglobalnetworkpolicy", "stagedkubernetesnetworkpolicy",
+                  "stagednetworkpolicy", "tier", "workloadendpoint")
 
-  See 'ctl <command> --help' to read about a specific subcommand.
-"""
 
-GET = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
+def _hanging(head: str, text: str, column: int) -> str:
+    """``head``, then ``text`` from ``column`` (at least two spaces after ``head``, which is
+    where docopt splits an option from its description), each further line under the first."""
+    first, *more = text.split("\n")
+    return "".join([f"{head.ljust(column - 2)}  {first}\n",
+                    *(f"{' ' * column}{line}\n" for line in more)])
 
-Usage:
+
+def _option(flags: str, text: str, *, column: int = 31) -> str:
+    """One option as calicoctl lays it out: a short name from column 2, a long-only option
+    lined up with the long names."""
+    return _hanging(f"     {flags}" if flags.startswith("--") else f"  {flags}", text, column)
+
+
+_HELP = _option("-h --help", "Show this screen.")
+_RECURSIVE = _option("-R --recursive",
+                     "Process the filename specified in -f or --filename recursively.")
+_SKIP_EMPTY = _option("--skip-empty", "Do not error if any files or directory specified "
+                      "using -f or --filename contain no\ndata.")
+_CONFIG = _option("-c --config=<CONFIG>", "Path to the file containing connection\n"
+                  f"configuration in YAML or JSON format.\n[default: {DEFAULT_CONFIG}]")
+_NAMESPACE = _option("-n --namespace=<NS>", "Namespace of the resource.\n"
+                     "Only applicable to NetworkPolicy, StagedNetworkPolicy,\n"
+                     "StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.\n"
+                     "Uses the default namespace if not specified.")
+_CONTEXT = _option("--context=<context>", "The name of the kubeconfig context to use.")
+_MISMATCH = _option("--allow-version-mismatch", "Allow client and cluster versions mismatch.")
+_DRY_RUN = _option("--dry-run", "(create/apply/replace/delete/patch) Have the server run the\n"
+                   "whole request without writing anything.")
+_IN_EVERY_NAMESPACE = _option("-A --all-namespaces", "With --selector, match in every "
+                              "namespace.")
+# the program's own
+_LOG_LEVEL = _option("-l --log-level=<level>", "Set the log level (one of panic, fatal, "
+                     "error,\nwarn, info, debug) [default: panic]")
+_API_CONFIG = _option("-c --config=<CONFIG>", "CalicoAPIConfig file (spec.apiServer, token,\n"
+                      f"tokenFile, caFile, certFile, keyFile)\n[default: {DEFAULT_CONFIG}]")
+# get
+_OUTPUT = _option("-o --output=<OUTPUT FORMAT>", "Output format.  One of: yaml, json, ps, "
+                  "wide,\ncustom-columns=..., go-template=...,\ngo-template-file=...   "
+                  "[Default: ps]")
+_ALL_NAMESPACES = _option("-A --all-namespaces", "If present, list the requested object(s) "
+                          "across all namespaces.")
+_EXPORT = _option("--export", "If present, returns the requested object(s) stripped of\n"
+                  "cluster-specific information. This flag will be ignored\n"
+                  "if <NAME> is not specified.")
+_GET_SELECTOR = _option("-l --selector=<SELECTOR>", "Only resources whose labels match this "
+                        "Calico selector\n(e.g. \"app == 'web' && has(tier)\"). With a <KIND> "
+                        "only.")
+# create, delete
+_SKIP_EXISTS = _option("--skip-exists", "Skip over and treat as successful any attempts to\n"
+                       "create an entry that already exists.")
+_SKIP_NOT_EXISTS = _option("-s --skip-not-exists", "Skip over and treat as successful, "
+                           "resources that\ndon't exist.")
+_DELETE_SELECTOR = _option("-l --selector=<SELECTOR>", "Delete every resource of <KIND> whose "
+                           "labels match this\nCalico selector.")
+# patch
+_PATCH = _option("-p --patch=<PATCH>", "Spec to use to patch the resource.")
+_TYPE = _option("-t --type=<TYPE>", "Format of patch type:\n"
+                "   strategic   Strategic merge patch (default)\n"
+                "   json        JSON Patch, RFC 6902\n"
+                "   merge       JSON Merge Patch, RFC 7386")
+# label
+_OVERWRITE = _option("--overwrite", "If true, overwrite the value when the key is already\n"
+                     "present in labels. Otherwise reports error when the\n"
+                     "labeled resource already have the key in its labels.\n"
+                     "Cannot be used with --remove.")
+_REMOVE = _option("--remove", "If true, remove the specified key in labels of the\n"
+                  "resource. Reports error when specified key does not\n"
+                  "exist. Cannot be used with --overwrite.")
+_LABEL_SELECTOR = _option("-l --selector=<SELECTOR>", "Label every resource of <KIND> "
+                          "matching this Calico selector.")
+# diff
+_DIFF_FILENAME = _option("-f --filename=<FILENAME>", "Filename to diff.  If set to \"-\" "
+                         "loads from stdin.\nIf filename is a directory, every .json .yaml "
+                         "and .yml\nfile within that directory is used.")
+
+
+def _filename(verb: str) -> str:
+    """calicoctl's -f, worded for ``verb``."""
+    return _option("-f --filename=<FILENAME>", f"Filename to use to {verb} the resource.  "
+                   "If set to\n\"-\" loads from stdin. If filename is a directory, this "
+                   "command is\ninvoked for each .json .yaml and .yml file within that "
+                   "directory,\nterminating after the first failure.")
+
+
+# What every command takes to reach the apiserver, in a wider column. Defaults are shown in
+# parentheses: a docopt "[default: …]" would make the flag win over config file and environment.
+_CONNECTION = "".join([
+    "Connection options (any verb, before or after it):\n",
+    _option("--server=<URL>", "apiserver URL [env: CALICO_APISERVER]\n"
+            f"(default: {DEFAULT_SERVER})", column=37),
+    _option("--token=<TOKEN>", "Bearer token [env: CALICO_TOKEN]", column=37),
+    _option("--certificate-authority=<FILE>", "CA bundle that signed the apiserver's "
+            "certificate.", column=37),
+    _option("--client-certificate=<FILE>", "Client certificate for mutual TLS.", column=37),
+    _option("--client-key=<FILE>", "Key of the client certificate.", column=37),
+    _option("--timeout=<DURATION>", "Timeout of each request (e.g. 10s) [env: CALICO_TIMEOUT]"
+            f"\n(default: {DEFAULT_TIMEOUT:g}s)", column=37)])
+_DATASTORE = ("Set the Calico datastore access information in the environment variables or\n"
+              "supply details in a config file.\n\n")
+_RESOURCES = "".join(f"    - {kind}\n" for kind in RESOURCE_TYPES)
+
+GET = f"""\
+{_DATASTORE}Usage:
   ctl get ( (<KIND> [<NAME>...]) |
                 --filename=<FILENAME> [--recursive] [--skip-empty] )
-                [--output=<OUTPUT>] [--config=<CONFIG>] [--namespace=<NS>] [--all-namespaces] [--export] [--selector=<SELECTOR>] [--context=<context>] [--allow-version-mismatch]
+                [--output=<OUTPUT>] [--config=<CONFIG>] [--namespace=<NS>] [--all-namespaces] [--export] [--selector=<SELECTOR>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # List all policy in default output format.
@@ -53,33 +138,9 @@ Examples:
   ctl get -o yaml policy my-policy-1 my-policy-2
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to use to get the resource.  If set to
-                               "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-  -o --output=<OUTPUT FORMAT>  Output format.  One of: yaml, json, ps, wide,
-                               custom-columns=..., go-template=...,
-                               go-template-file=...   [Default: ps]
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy, StagedKubernetesNetworkPolicy,
-                               NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-  -A --all-namespaces          If present, list the requested object(s) across all namespaces.
-     --export                  If present, returns the requested object(s) stripped of
-                               cluster-specific information. This flag will be ignored
-                               if <NAME> is not specified.
-  -l --selector=<SELECTOR>     Only resources whose labels match this Calico selector
-                               (e.g. "app == 'web' && has(tier)"). With a <KIND> only.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-{connection}
+{_HELP}{_filename("get")}{_RECURSIVE}{_SKIP_EMPTY}{_OUTPUT}{_CONFIG}{_NAMESPACE}{_ALL_NAMESPACES}\
+{_EXPORT}{_GET_SELECTOR}{_CONTEXT}{_MISMATCH}
+{_CONNECTION}
 Description:
   The get command is used to display a set of resources by filename or stdin,
   or by type and identifiers.  JSON and YAML formats are accepted for file and
@@ -87,26 +148,7 @@ Description:
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   The resource type is case-insensitive and may be pluralized.
 
   Attempting to get resources that do not exist will simply return no results.
@@ -142,13 +184,10 @@ Description:
   the custom-columns option).
 """
 
-CREATE = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
+CREATE = f"""\
+{_DATASTORE}Usage:
   ctl create --filename=<FILENAME> [--recursive] [--skip-empty]
-                   [--skip-exists] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+                   [--skip-exists] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Create a policy using the data in policy.yaml.
@@ -158,54 +197,16 @@ Examples:
   cat policy.json | ctl create -f -
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to use to create the resource.  If set to
-                               "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-     --skip-exists             Skip over and treat as successful any attempts to
-                               create an entry that already exists.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy,
-                               StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-  --dry-run                    (create/apply/replace/delete/patch) Have the server run the
-                               whole request without writing anything.
-{connection}
+{_HELP}{_filename("create")}{_RECURSIVE}{_SKIP_EMPTY}{_SKIP_EXISTS}{_CONFIG}{_NAMESPACE}{_CONTEXT}\
+{_MISMATCH}{_DRY_RUN}
+{_CONNECTION}
 Description:
   The create command is used to create a set of resources by filename or stdin.
   JSON and YAML formats are accepted.
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   Attempting to create a resource that already exists is treated as a
   terminating error unless the --skip-exists flag is set.  If this flag is set,
   resources that already exist are skipped.
@@ -219,13 +220,10 @@ Description:
   resource failed based on the number of resources successfully created.
 """
 
-APPLY = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
+APPLY = f"""\
+{_DATASTORE}Usage:
   ctl apply --filename=<FILENAME> [--recursive] [--skip-empty] [--dry-run]
-                   [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+                   [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Apply a policy using the data in policy.yaml.
@@ -235,52 +233,16 @@ Examples:
   cat policy.json | ctl apply -f -
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to use to apply the resource.  If set to
-                               "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy,
-                               StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-  --dry-run                    (create/apply/replace/delete/patch) Have the server run the
-                               whole request without writing anything.
-{connection}
+{_HELP}{_filename("apply")}{_RECURSIVE}{_SKIP_EMPTY}{_CONFIG}{_NAMESPACE}{_CONTEXT}{_MISMATCH}\
+{_DRY_RUN}
+{_CONNECTION}
 Description:
   The apply command is used to create or replace a set of resources by filename
   or stdin.  JSON and YAML formats are accepted.
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   When applying a resource:
   -  if the resource does not already exist (as determined by it's primary
      identifiers) then it is created
@@ -299,13 +261,10 @@ Description:
   being updated.
 """
 
-REPLACE = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
+REPLACE = f"""\
+{_DATASTORE}Usage:
   ctl replace --filename=<FILENAME> [--recursive] [--skip-empty] [--dry-run]
-                   [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+                   [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Replace a policy using the data in policy.yaml.
@@ -315,52 +274,16 @@ Examples:
   cat policy.json | ctl replace -f -
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to use to replace the resource.  If set
-                               to "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy,
-                               StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-  --dry-run                    (create/apply/replace/delete/patch) Have the server run the
-                               whole request without writing anything.
-{connection}
+{_HELP}{_filename("replace")}{_RECURSIVE}{_SKIP_EMPTY}{_CONFIG}{_NAMESPACE}{_CONTEXT}{_MISMATCH}\
+{_DRY_RUN}
+{_CONNECTION}
 Description:
   The replace command is used to replace a set of resources by filename or
   stdin.  JSON and YAML formats are accepted.
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   Attempting to replace a resource that does not exist is treated as a
   terminating error.
 
@@ -375,14 +298,11 @@ Description:
   not sufficient to supply only the fields that are being updated.
 """
 
-DELETE = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
+DELETE = f"""\
+{_DATASTORE}Usage:
   ctl delete ( (<KIND> [<NAME>...] [--selector=<SELECTOR>] [--all-namespaces]) |
                    --filename=<FILE> [--recursive] [--skip-empty] )
-                   [--skip-not-exists] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+                   [--skip-not-exists] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Delete a policy using the type and name specified in policy.yaml.
@@ -395,31 +315,9 @@ Examples:
   ctl delete policy foo bar
 
 Options:
-  -h --help                    Show this screen.
-  -s --skip-not-exists         Skip over and treat as successful, resources that
-                               don't exist.
-  -l --selector=<SELECTOR>     Delete every resource of <KIND> whose labels match this
-                               Calico selector.
-  -A --all-namespaces          With --selector, match in every namespace.
-  -f --filename=<FILENAME>     Filename to use to delete the resource.  If set to
-                               "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy,
-                               StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-  --dry-run                    (create/apply/replace/delete/patch) Have the server run the
-                               whole request without writing anything.
-{connection}
+{_HELP}{_SKIP_NOT_EXISTS}{_DELETE_SELECTOR}{_IN_EVERY_NAMESPACE}{_filename("delete")}{_RECURSIVE}\
+{_SKIP_EMPTY}{_CONFIG}{_NAMESPACE}{_CONTEXT}{_MISMATCH}{_DRY_RUN}
+{_CONNECTION}
 Description:
   The delete command is used to delete a set of resources by filename or stdin,
   or by type and identifiers.  JSON and YAML formats are accepted for file and
@@ -427,26 +325,7 @@ Description:
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   The resource type is case-insensitive and may be pluralized.
 
   Attempting to delete a resource that does not exists is treated as a
@@ -466,65 +345,27 @@ Description:
   resource failed based on the number of resources successfully deleted.
 """
 
-PATCH = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
-  ctl patch <KIND> <NAME> --patch=<PATCH> [--type=<TYPE>] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+PATCH = f"""\
+{_DATASTORE}Usage:
+  ctl patch <KIND> <NAME> --patch=<PATCH> [--type=<TYPE>] [--dry-run] [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Partially update a node using a strategic merge patch.
-  ctl patch node node-0 --patch '{"spec":{"bgp": {"routeReflectorClusterID": "CLUSTER_ID"}}}'
+  ctl patch node node-0 --patch '{{"spec":{{"bgp": {{"routeReflectorClusterID": "CLUSTER_ID"}}}}}}'
 
   # Partially update a node using a json merge patch.
-  ctl patch node node-0 --patch '{"spec":{"bgp": {"routeReflectorClusterID": "CLUSTER_ID"}}}' --type json
+  ctl patch node node-0 --patch '{{"spec":{{"bgp": {{"routeReflectorClusterID": "CLUSTER_ID"}}}}}}' --type json
 
 Options:
-  -h --help                    Show this screen.
-  -p --patch=<PATCH>           Spec to use to patch the resource.
-  -t --type=<TYPE>             Format of patch type:
-                                  strategic   Strategic merge patch (default)
-                                  json        JSON Patch, RFC 6902
-                                  merge       JSON Merge Patch, RFC 7386
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy,
-                               StagedKubernetesNetworkPolicy, NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-  --dry-run                    (create/apply/replace/delete/patch) Have the server run the
-                               whole request without writing anything.
-{connection}
+{_HELP}{_PATCH}{_TYPE}{_CONFIG}{_NAMESPACE}{_CONTEXT}{_MISMATCH}{_DRY_RUN}
+{_CONNECTION}
 Description:
   The patch command is used to patch a specific resource by type and identifiers in place.
   Currently, only JSON format is accepted.
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   The resource type is case-insensitive and may be pluralized.
 
   Attempting to patch a resource that does not exists is treated as a
@@ -536,18 +377,17 @@ Description:
   uniquely identify a resource of the specified type.
 """
 
-LABEL = """\
-Set the Calico datastore access information in the environment variables or
-supply details in a config file.
-
-Usage:
-  ctl label (<KIND> (<NAME> | --selector=<SELECTOR> [--all-namespaces])
+# calicoctl's usage, then the --selector form this client adds (docopt does not backtrack,
+# so the two forms are two patterns rather than one alternative inside the first).
+LABEL = f"""\
+{_DATASTORE}Usage:
+  ctl label (<KIND> <NAME>
   	              ( <key>=<value> [--overwrite] |
   	                <key> --remove )
-                  [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>]) [--allow-version-mismatch]
-
-
-
+                  [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>]) [--allow-version-mismatch] [options]
+  ctl label <KIND> --selector=<SELECTOR> [--all-namespaces]
+                  ( <key>=<value> [--overwrite] | <key> --remove )
+                  [--config=<CONFIG>] [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Label a workload endpoint
@@ -560,50 +400,14 @@ Examples:
   ctl label nodes node1 cluster --remove
 
 Options:
-  -h --help                    Show this screen.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource.
-                               Only applicable to NetworkPolicy, StagedNetworkPolicy, StagedKubernetesNetworkPolicy,
-                               NetworkSet, and WorkloadEndpoint.
-                               Uses the default namespace if not specified.
-     --overwrite               If true, overwrite the value when the key is already
-                               present in labels. Otherwise reports error when the
-                               labeled resource already have the key in its labels.
-                               Cannot be used with --remove.
-     --remove                  If true, remove the specified key in labels of the
-                               resource. Reports error when specified key does not
-                               exist. Cannot be used with --overwrite.
-  -l --selector=<SELECTOR>     Label every resource of <KIND> matching this Calico selector.
-  -A --all-namespaces          With --selector, match in every namespace.
-     --context=<context>       The name of the kubeconfig context to use.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-{connection}
+{_HELP}{_CONFIG}{_NAMESPACE}{_OVERWRITE}{_REMOVE}{_LABEL_SELECTOR}{_IN_EVERY_NAMESPACE}{_CONTEXT}\
+{_MISMATCH}
+{_CONNECTION}
 Description:
   The label command is used to add or update a label on a resource. Resource types
   that can be labeled are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
+{_RESOURCES}\
   The resource type is case-insensitive and may be pluralized.
 
   Attempting to label resources that do not exist will get an error.
@@ -615,9 +419,9 @@ Description:
   - value of the key updates to specified value if option --overwrite is provided.
 """
 
-VALIDATE = """\
+VALIDATE = f"""\
 Usage:
-  ctl validate --filename=<FILENAME> [--recursive] [--skip-empty] [--allow-version-mismatch]
+  ctl validate --filename=<FILENAME> [--recursive] [--skip-empty] [--allow-version-mismatch] [options]
 
 Examples:
   # Validate a policy using the data in policy.yaml.
@@ -627,43 +431,15 @@ Examples:
   cat policy.json | ctl validate -f -
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to use to validate the resource.  If set to
-                               "-" loads from stdin. If filename is a directory, this command is
-                               invoked for each .json .yaml and .yml file within that directory,
-                               terminating after the first failure.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or --filename contain no
-                               data.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-{connection}
+{_HELP}{_filename("validate")}{_RECURSIVE}{_SKIP_EMPTY}{_MISMATCH}
+{_CONNECTION}
 Description:
   The validate command is used to validate a set of resources by filename
   or stdin.  JSON and YAML formats are accepted.
 
   Valid resource types are:
 
-    - bgpconfiguration
-    - bgpfilter
-    - bgppeer
-    - clusterinformation
-    - felixconfiguration
-    - globalnetworkpolicy
-    - globalnetworkset
-    - hostendpoint
-    - ippool
-    - ipreservation
-    - kubecontrollersconfiguration
-    - networkpolicy
-    - networkset
-    - node
-    - profile
-    - stagedglobalnetworkpolicy
-    - stagedkubernetesnetworkpolicy
-    - stagednetworkpolicy
-    - tier
-    - workloadendpoint
-
+{_RESOURCES}
   The validate command parses the specified resources and has the apiserver
   validate them with a dry run (nothing is written). This can be used to check resource syntax,
   structure, and schema validity before applying them.
@@ -676,58 +452,29 @@ Description:
   resource failed based on the number of resources successfully validated.
 """
 
-CONNECTION = """
-Connection options (any verb, before or after it):
-     --server=<URL>                  apiserver URL [env: CALICO_APISERVER]
-                                     [default: http://127.0.0.1:5443]
-     --token=<TOKEN>                 Bearer token [env: CALICO_TOKEN]
-     --certificate-authority=<FILE>  CA bundle that signed the apiserver's certificate.
-     --client-certificate=<FILE>     Client certificate for mutual TLS.
-     --client-key=<FILE>             Key of the client certificate.
-     --timeout=<DURATION>            Timeout of each request (e.g. 10s) [default: 30s]
-  -c --config=<CONFIG>               CalicoAPIConfig file (spec.apiServer, token,
-                                     tokenFile, caFile, certFile, keyFile)
-                                     [default: /etc/calico/calicoctl.cfg]
-"""
-
-VERSION = """\
+VERSION = f"""\
 Usage:
-  ctl version [--config=<CONFIG>] [--allow-version-mismatch]
+  ctl version [--config=<CONFIG>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Options:
-  -h --help                    Show this screen.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-{connection}
+{_HELP}{_CONFIG}{_CONTEXT}{_MISMATCH}
+{_CONNECTION}
 Description:
   Display the version of ctl and, when the apiserver is reachable, of the cluster.
 """
 
-DIFF = """\
+DIFF = f"""\
 Usage:
   ctl diff --filename=<FILENAME> [--recursive] [--skip-empty] [--config=<CONFIG>]
-           [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch]
+           [--namespace=<NS>] [--context=<context>] [--allow-version-mismatch] [options]
 
 Examples:
   # Show what applying policy.yaml would change.
   ctl diff -f ./policy.yaml
 
 Options:
-  -h --help                    Show this screen.
-  -f --filename=<FILENAME>     Filename to diff.  If set to "-" loads from stdin.
-                               If filename is a directory, every .json .yaml and .yml
-                               file within that directory is used.
-  -R --recursive               Process the filename specified in -f or --filename recursively.
-     --skip-empty              Do not error if any files or directory specified using -f or
-                               --filename contain no data.
-  -c --config=<CONFIG>         Path to the file containing connection
-                               configuration in YAML or JSON format.
-                               [default: /etc/calico/calicoctl.cfg]
-  -n --namespace=<NS>          Namespace of the resource (namespaced kinds only).
-     --context=<context>       Accepted for calicoctl compatibility; ignored.
-     --allow-version-mismatch  Allow client and cluster versions mismatch.
-{connection}
+{_HELP}{_DIFF_FILENAME}{_RECURSIVE}{_SKIP_EMPTY}{_CONFIG}{_NAMESPACE}{_CONTEXT}{_MISMATCH}
+{_CONNECTION}
 Description:
   The diff command asks the apiserver what each resource would look like after an
   apply (a server-side dry run) and prints a unified diff against the stored object
@@ -735,38 +482,74 @@ Description:
   or an error.
 """
 
-COMPLETION = """\
+COMPLETION = f"""\
 Usage:
-  ctl completion <SHELL>
+  ctl completion <SHELL> [options]
 
 Examples:
   # Load completion into the current bash shell.
   source <(ctl completion bash)
 
   # zsh
-  ctl completion zsh > "${fpath[1]}/_ctl"
+  ctl completion zsh > "${{fpath[1]}}/_ctl"
 
 Options:
-  -h --help                    Show this screen.
-
+{_HELP}
+{_CONNECTION}
 Description:
   Print a completion script for <SHELL> (bash or zsh).  Kinds are completed from the
   calicoctl names; resource names are completed by asking the apiserver.
 """
 
-TEXTS = {"top": TOP, "get": GET, "create": CREATE, "apply": APPLY, "replace": REPLACE,
-         "delete": DELETE, "patch": PATCH, "label": LABEL, "validate": VALIDATE,
-         "version": VERSION, "diff": DIFF, "completion": COMPLETION}
+@dataclass(frozen=True)
+class Command:
+    """A command's line in the program's help (``summary``) and its own help ``text``."""
+
+    summary: str
+    text: str
 
 
-def full(verb: str) -> str:
-    """The whole help of a verb (``top`` for the program)."""
-    return TEXTS[verb].replace("{connection}", CONNECTION)
+# In the order of calicoctl's list, then this client's own commands.
+COMMANDS: dict[str, Command] = {
+    "create": Command("Create a resource by file, directory or stdin.", CREATE),
+    "replace": Command("Replace a resource by file, directory or stdin.", REPLACE),
+    "apply": Command("Apply a resource by file, directory or stdin.  This creates a resource\n"
+                     "if it does not exist, and replaces a resource if it does exists.", APPLY),
+    "patch": Command("Patch a preexisting resource in place.", PATCH),
+    "delete": Command("Delete a resource identified by file, directory, stdin or resource type "
+                      "and\nname.", DELETE),
+    "get": Command("Get a resource identified by file, directory, stdin or resource type and\n"
+                   "name.", GET),
+    "label": Command("Add or update labels of resources.", LABEL),
+    "validate": Command("Validate a resource by file, directory or stdin without applying it.",
+                        VALIDATE),
+    "version": Command("Display the version of this binary and of the cluster.", VERSION),
+    "diff": Command("Show what apply would change, by file, directory or stdin.", DIFF),
+    "completion": Command("Print a shell completion script (bash or zsh).", COMPLETION),
+}
 
 
-def usage(verb: str) -> str:
-    """Only the ``Usage:`` section, as docopt prints it on a usage error."""
-    text = full(verb)
+TOP = f"""\
+Usage:
+  ctl [options] <command> [<args>...]
+
+{"".join(_hanging(f"    {name}", command.summary, 17) for name, command in COMMANDS.items())}
+Options:
+{_HELP}{_LOG_LEVEL}{_CONTEXT}{_MISMATCH}{_API_CONFIG}
+{_CONNECTION}
+Description:
+  The ctl command line tool is used to manage Calico network and security
+  policy, to view and manage endpoint configuration, and to manage a Calico
+  node instance.
+
+  See 'ctl <command> --help' to read about a specific subcommand.
+"""
+
+
+def usage(command: str | None = None) -> str:
+    """Only the ``Usage:`` section of ``command``'s help text (None: the program's), as docopt
+    prints it on a usage error."""
+    text = COMMANDS[command].text if command else TOP
     start = text.index("Usage:")
     end = text.find("\n\n", start)
     return text[start:end if end >= 0 else None].rstrip() + "\n"

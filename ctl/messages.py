@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .client import (AlreadyExists, ApiError, BadRequest, Conflict, CtlError, Invalid,
-                     NotFound)
+                     KindInfo, MethodNotAllowed, NotFound)
 
 _K8S_INVALID = re.compile(r'^Invalid value: ("(?:[^"\\]|\\.)*"|[^:]+): (.*)$', re.S)
 # Kubernetes field errors of these types carry no value (field.Error.ErrorBody).
@@ -64,12 +64,29 @@ _READ_ONLY = {"create": "operation create or apply is not supported on {kind}",
               "delete": "operation delete is not supported on {kind}"}
 
 
-def read_only_refusal(kind: str, operation: str) -> str:
+def _read_only_refusal(kind: str, operation: str) -> str:
     """calicoctl's own refusal of ``operation`` (``create``, ``apply``, ``update`` or
     ``delete``) on a read-only kind: its resource manager answers for ClusterInformation
     without asking the datastore, naming the kind rather than the object (Apply's own check
     in resourcemgr/resourcemgr.go, the others in resourcemgr/clusterinfo.go)."""
     return _READ_ONLY[operation].format(kind=kind)
+
+
+# The resource-manager operation behind each command that writes: apply refuses a read-only
+# kind itself; replace, patch and label end in the kind's update; create and delete are the
+# kind's own.
+_OPERATIONS = {"create": "create", "apply": "apply", "replace": "update", "patch": "update",
+               "label": "update", "delete": "delete"}
+
+
+def describe_write(err: CtlError, kind: KindInfo, name: str, namespace: str | None,
+                   obj: dict | None = None, *, command: str) -> str:
+    """calicoctl's text for ``err`` raised by ``command`` on one resource. calicoctl refuses
+    writes to a read-only kind in its own resource manager, so the server's refusal of a kind
+    it serves read-only is worded as calicoctl's."""
+    if isinstance(err, MethodNotAllowed) and kind.read_only and command in _OPERATIONS:
+        return _read_only_refusal(kind.kind, _OPERATIONS[command])
+    return describe(err, kind.kind, name, namespace, obj)
 
 
 def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:

@@ -6,13 +6,14 @@ Table carries, so one request serves every output format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from . import output
-from .cli import UsageError
-from .client import ApiError, KindInfo
-from .gotemplate import TemplateError
-from .messages import describe
-from .verbs import CommandError, Session, err, load_items, namespace_problem, out
 
+from .. import inputs, output
+from ..client import ApiError, KindInfo
+from ..gotemplate import TemplateError
+from ..messages import describe
+from ..session import CommandError, Session, err, out
+
+_FAILED = "failed to get resources: "
 _EXPORT_STRIP = ("namespace", "uid", "resourceVersion", "creationTimestamp",
                  "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
@@ -27,48 +28,42 @@ class Results:
     errors: list[str] = field(default_factory=list)
 
 
-def run_get(session: Session) -> int:
+def run(session: Session) -> int:
     args = session.args
     try:
-        fmt = output.parse_format(args.get("output") or "ps")
+        fmt = output.parse_format(args.get("--output"))
     except output.OutputError as exc:
         raise CommandError(str(exc)) from None
-    if args.get("filename"):
-        if args.positionals:
-            raise UsageError("get")
+    if args.get("--filename"):
         results = _from_files(session)
         if results is None:
             out("No resources specified\n")
             return 0
     else:
-        if not args.positionals:
-            raise UsageError("get")
         results = _by_kind(session)
-    return _print(results, fmt, with_namespace=bool(args.get("namespace") or
-                                                     args.flag("all-namespaces")))
+    return _print(results, fmt, with_namespace=bool(args.get("--namespace") or
+                                                     args.flag("--all-namespaces")))
 
 
 def _by_kind(session: Session) -> Results:
     args = session.args
-    kind_name, names = args.positionals[0], args.positionals[1:]
-    if args.get("namespace") and args.flag("all-namespaces"):
+    names = args.all("<NAME>")
+    if args.get("--namespace") and args.flag("--all-namespaces"):
         raise CommandError("cannot use both --namespace and --all-namespaces flags at the "
                            "same time")
-    kind = session.kind(kind_name)
-    if kind is None:
-        raise CommandError(f"failed to get resources: resource type '{kind_name}' is not "
-                           "supported")
+    kind = inputs.kind_named(session, args.get("<KIND>"), prefix=_FAILED)
     if any(n == "" for n in names):
-        raise CommandError("failed to get resources: resource name may not be empty")
-    if names and args.flag("all-namespaces"):
+        raise CommandError(f"{_FAILED}resource name may not be empty")
+    if names and args.flag("--all-namespaces"):
         raise CommandError("cannot use --all-namespace flag for getting a single resource")
     try:
         session.check_version()
     except CommandError as exc:
-        raise CommandError(f"failed to get resources: {exc}") from None
-    if not kind.namespaced and (args.get("namespace") or args.flag("all-namespaces")):
+        raise CommandError(f"{_FAILED}{exc}") from None
+    if not kind.namespaced and (args.get("--namespace") or args.flag("--all-namespaces")):
         return Results(errors=[f"{kind.kind} is not namespaced"])
-    namespace = None if args.flag("all-namespaces") else (args.get("namespace") or "default")
+    namespace = None if args.flag("--all-namespaces") else (args.get("--namespace") or
+                                                             "default")
     namespace = namespace if kind.namespaced else None
     if names:
         return _named(session, [(kind, n, namespace) for n in names])
@@ -85,7 +80,7 @@ def _named(session: Session, targets: list[tuple[KindInfo, str, str | None]]) ->
             continue
         if kind.namespaced:
             table = output.with_namespace_column(table)
-        if session.args.flag("export"):
+        if session.args.flag("--export"):
             for row in table.get("rows") or []:
                 row["object"] = _exported(row.get("object") or {})
         results.tables.append(table)
@@ -94,7 +89,7 @@ def _named(session: Session, targets: list[tuple[KindInfo, str, str | None]]) ->
 
 
 def _listed(session: Session, kind: KindInfo, namespace: str | None) -> Results:
-    table = session.client.list(kind, namespace, selector=session.args.get("selector"),
+    table = session.client.list(kind, namespace, selector=session.args.get("--selector"),
                                 table=True)
     if kind.namespaced:
         table = output.with_namespace_column(table)
@@ -117,13 +112,13 @@ def _exported(obj: dict) -> dict:
 
 
 def _from_files(session: Session) -> Results | None:
-    items = load_items(session)
+    items = inputs.from_files(session)
     if items is None:
         return None
     session.check_version()
     targets, problems = [], []
     for item in items:
-        problem = namespace_problem(item, session.args.get("namespace"))
+        problem = inputs.namespace_problem(item, session.args.get("--namespace"))
         if problem:
             problems.append(problem)
             continue
@@ -147,4 +142,3 @@ def _print(results: Results, fmt: output.Format, *, with_namespace: bool) -> int
     for line in results.errors:
         err(line + "\n")
     return 1 if results.errors else 0
-
