@@ -118,6 +118,8 @@ class WatchCache:
         self._wait_timeout = wait_timeout
         self._stream = None
         self._task: asyncio.Task | None = None
+        self._next_probe: asyncio.Future | None = None       # shared by callers arriving now
+        self._probe_under_way: asyncio.Future | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,8 +269,31 @@ class WatchCache:
         if not self.ready.is_set():
             raise ServiceUnavailable("the watch cache is not primed yet")
         with translated(reading=True):
-            revision = await self.storage.current_revision()
+            revision = await self._current_revision()
         await self.wait_for(revision)
+
+    async def _current_revision(self) -> int:
+        """etcd's revision at some moment after this call began. Callers share requests
+        (Kubernetes' consistent reads from cache do the same): a caller joins the next request
+        to be sent — never one already under way, which may predate a write the caller must
+        see — so a burst of reads costs one or two etcd round trips, not one each."""
+        if self._next_probe is None:
+            self._next_probe = asyncio.get_running_loop().create_future()
+            self._next_probe.add_done_callback(_retrieved)
+            asyncio.create_task(self._probe(self._next_probe), name="current-revision")
+        return await asyncio.shield(self._next_probe)
+
+    async def _probe(self, result: asyncio.Future) -> None:
+        """Send the request ``result`` stands for once the one under way (if any) is done."""
+        while self._probe_under_way is not None:
+            await asyncio.wait([self._probe_under_way])
+        self._next_probe, self._probe_under_way = None, result
+        try:
+            result.set_result(await self.storage.current_revision())
+        except BaseException as err:   # noqa: BLE001 - handed to every caller
+            result.set_exception(err)
+        finally:
+            self._probe_under_way = None
 
     # -- reads -----------------------------------------------------------------------------
     def entry(self, kind: Kind, name: str, namespace: str | None = None) -> Entry | None:
@@ -323,3 +348,9 @@ class WatchCache:
 
     def tiered_kinds(self) -> list[str]:
         return [k.kind for k in self.catalog if k.tiered]
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """Mark a shared result's exception as seen (its callers may all have gone)."""
+    if not future.cancelled():
+        future.exception()
