@@ -20,7 +20,7 @@ from .api.connections import GuardedRequestHandler, GuardedServer
 from .api.health import EtcdProbe, Health, Named, cache_alive, cache_check
 from .auth import Authenticator
 from .config import Settings
-from .federation import credentials, spec
+from .federation import credentials, export, spec
 from .federation.ownership import CopyOwnership
 from .federation.service import Federation
 from .resources import errors
@@ -155,6 +155,7 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
     app.cleanup_ctx.append(_run_cache)
     store.admission += [CopyOwnership(), credentials.admission(settings.federation_credentials_dir),
                         spec.admission()]
+    store.admission.append(export.ExportRules(cache, catalog))
     federation = Federation(settings, store)
     health.ready.append(Named("federation", federation.ready_check))
     app.cleanup_ctx.append(federation.lifecycle)

@@ -1,8 +1,10 @@
 """Who is calling (bearer tokens, client certificates) and what they may do (group roles).
 
 Roles by group: ``calico:admin`` every verb; ``calico:viewer`` get/list/watch;
-``calico:federation`` list/watch of the federated kinds, never seeing mirrored copies, and
-get of the ClusterInformation (whose clusterGUID tells an importer the datastore is new).
+``calico:federation`` get/list/watch of the federated kinds (``Strategy.federation``) and of
+FederationExport, seeing only what the exporter's FederationExport rules give the caller
+(and never a mirrored copy: apiserver/federation/ownership.py and export.py), and get of the
+ClusterInformation (whose clusterGUID tells an importer the datastore is new).
 Without any authentication configured every caller is an anonymous admin (the zero-config
 server listens on loopback only).
 """
@@ -86,8 +88,8 @@ class Authenticator:
             return
         if VIEWER in groups and verb in READ_VERBS:
             return
-        if FEDERATION in groups and verb in ("list", "watch") and kind is not None \
-                and kind.federated:
+        if FEDERATION in groups and verb in READ_VERBS and kind is not None \
+                and (kind.federated or kind.kind == "FederationExport"):   # (rules for it)
             return
         if FEDERATION in groups and verb == "get" and kind is not None \
                 and kind.kind == "ClusterInformation":   # its one object: the peer's identity

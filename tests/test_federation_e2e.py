@@ -26,6 +26,7 @@ CLUSTER_LABEL = "federation.projectcalico.org/cluster"
 NAMES = ("cluster-a", "cluster-b", "cluster-c")
 DEADLINE = 30.0
 PLURALS = {"GlobalNetworkSet": "globalnetworksets", "NetworkSet": "networksets",
+           "FederationExport": "federationexports",
            "GlobalNetworkPolicy": "globalnetworkpolicies",
            "RemoteClusterConfiguration": "remoteclusterconfigurations"}
 
@@ -109,6 +110,8 @@ class Cluster:
                                     port=port or (self.api.port if self.api else None))
         self.api.start(wait=False)
         eventually(self._ready, what=f"{self.name} ready")
+        self.apply({"apiVersion": "projectcalico.org/v3", "kind": "FederationExport",
+                    "metadata": {"name": "to-peers"}, "spec": {"users": ["peer"]}})
 
     def _ready(self) -> bool:
         if self.api.proc.poll() is not None:

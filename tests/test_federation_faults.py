@@ -388,6 +388,9 @@ class BreaksUnexpectedly(PeerClient):
     async def identity(self) -> Identity:
         return Identity("odd", None)
 
+    async def exported(self) -> None:
+        return None
+
     async def pages(self, plural: str):
         yield PeerList([], 1)
 
@@ -709,9 +712,10 @@ class StatefulPeer:
     (its NetworkSets are always none). Lists honour ``limit``/``continue`` from one snapshot
     (``expire_continue`` answers the next continue token with 410); a watch sends the changes
     after the revision asked for as they happen, and a bookmark every 0.5 s. ``/version`` names
-    ``name`` and the ClusterInformation carries ``guid``. ``stall()`` makes it a blackhole:
-    open streams stop sending and new requests are never answered. It counts requests by path,
-    and records each list's limit and the client connections it saw."""
+    ``name`` and the ClusterInformation carries ``guid``; it exports everything (one
+    FederationExport). ``stall()`` makes it a blackhole: open streams stop sending and new
+    requests are never answered. It counts requests by path, and records each list's limit
+    and the client connections it saw."""
 
     def __init__(self, name: str, count: int = 0, nets: tuple[str, ...] = ("10.0.0.0/8",)) -> None:
         self.name, self.guid, self.rv = name, "guid-1", 1
@@ -755,6 +759,7 @@ class StatefulPeer:
         app = web.Application()
         app.router.add_get("/version", self._version)
         app.router.add_get(f"{GROUP}/clusterinformations/default", self._info)
+        app.router.add_get(f"{GROUP}/federationexports", self._exports)
         app.router.add_get(f"{GROUP}/{{plural}}", self._collection)
         self.server = TestServer(app, host="127.0.0.1", port=free_port())
         await self.server.start_server(shutdown_timeout=0.5)
@@ -779,6 +784,12 @@ class StatefulPeer:
         await self._answered(request)
         return web.json_response({"kind": "ClusterInformation", "metadata": {
             "name": "default", "resourceVersion": "1"}, "spec": {"clusterGUID": self.guid}})
+
+    async def _exports(self, request: web.Request) -> web.Response:
+        await self._answered(request)
+        return web.json_response({"kind": "FederationExportList", "metadata": {
+            "resourceVersion": str(self.rv)}, "items": [{"metadata": {
+                "name": "everything", "resourceVersion": "1"}, "spec": {"users": ["peer"]}}]})
 
     async def _collection(self, request: web.Request) -> web.StreamResponse:
         await self._answered(request)

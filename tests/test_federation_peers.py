@@ -90,6 +90,12 @@ def rcc(name: str, url: str, **spec) -> dict:
             "metadata": {"name": name}, "spec": {"apiServer": url, **spec}}
 
 
+def export(name: str, **spec) -> dict:
+    """A FederationExport (an exporter's rule of what a peer identity may read)."""
+    return {"apiVersion": "projectcalico.org/v3", "kind": "FederationExport",
+            "metadata": {"name": name}, "spec": spec}
+
+
 @pytest.fixture(scope="module")
 def peer_etcd():
     yield from etcd_process("peer")
@@ -97,7 +103,8 @@ def peer_etcd():
 
 async def start_cluster_b(etcd_endpoint: str, tmp_path: Path) -> tuple["InProcessServer", Path]:
     """cluster-b in process on an emptied etcd, without federation, with token authentication
-    (admin token ``admin-b``); and the file holding its federation token for cluster-a."""
+    (admin token ``admin-b``), exporting everything to its peer user; and the file holding
+    its federation token for cluster-a."""
     etcdctl(etcd_endpoint, "del", "--prefix", "/calico/")
     tokens = tmp_path / "tokens.csv"
     tokens.write_text('admin-b,admin,1,"calico:admin"\nfed-b,peer,2,"calico:federation"\n')
@@ -105,6 +112,9 @@ async def start_cluster_b(etcd_endpoint: str, tmp_path: Path) -> tuple["InProces
     token_file.write_text("fed-b\n")
     b = await InProcessServer(etcd_endpoint, cluster_name="cluster-b", federation=False,
                               token_auth_file=str(tokens)).start(token="admin-b")
+    async with httpx.AsyncClient(base_url=b.url, timeout=10,
+                                 headers={"Authorization": "Bearer admin-b"}) as cb:
+        await post(cb, export("to-peer", users=["peer"]))   # everything, to user "peer"
     return b, token_file
 
 
@@ -126,7 +136,9 @@ async def clusters(clean_etcd, peer_etcd, tmp_path):
 
 async def post(client: httpx.AsyncClient, obj: dict) -> dict:
     plural = {"GlobalNetworkSet": "globalnetworksets", "NetworkSet": "networksets",
-              "RemoteClusterConfiguration": "remoteclusterconfigurations"}[obj["kind"]]
+              "RemoteClusterConfiguration": "remoteclusterconfigurations",
+              "FederationExport": "federationexports", "WorkloadEndpoint": "workloadendpoints",
+              "HostEndpoint": "hostendpoints", "Profile": "profiles"}[obj["kind"]]
     ns = obj["metadata"].get("namespace")
     path = f"{GROUP}/namespaces/{ns}/{plural}" if ns else f"{GROUP}/{plural}"
     r = await client.post(path, json=obj)
@@ -456,6 +468,7 @@ async def test_tls_peer_with_ca_and_client_certificate(clean_etcd, peer_etcd, tm
         async with httpx.AsyncClient(base_url=url, verify=admin_ctx) as cb:
             await eventually(lambda: _ok(cb.get(f"{GROUP}/tiers/default")), what="peer ready")
             await post(cb, gns("secure", ["10.44.0.0/16"]))
+            await post(cb, export("to-a", users=["cluster-a"]))   # the client certificate's CN
         certs = {"certFile": str(tmp_path / "client.pem"), "keyFile": str(tmp_path / "client.key")}
         async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca_client:
             await post(ca_client, rcc("cluster-b", url, caFile=str(tmp_path / "ca.pem"), **certs))
@@ -534,16 +547,28 @@ async def test_peer_names_are_dns_labels_without_dots(server, name):
 
 def test_copy_names_cannot_collide():
     """Peer ``b``'s ``x.y`` and peer ``b.x``'s ``y`` would both be ``b.x.y``: ``b.x`` cannot
-    name a peer, so ``<peer>.<name>`` splits at the first dot."""
+    name a peer, so ``<peer>.<name>`` splits at the first dot. Endpoints' copies share the
+    network sets' kinds, under ``<peer>.wep.``/``<peer>.hep.``: a set whose name starts so
+    (or with ``set.``) is ``<peer>.set.<name>``."""
+    catalog = Catalog()
+    gset, nset, wep, hep = (catalog.kind(k) for k in ("GlobalNetworkSet", "NetworkSet",
+                                                       "WorkloadEndpoint", "HostEndpoint"))
     assert name_problem("b") is None and name_problem("b.x") is not None
-    assert copy_name("b", "x.y").partition(".") == ("b", ".", "x.y")
+    assert copy_name("b", gset, "x.y").partition(".") == ("b", ".", "x.y")
+    assert copy_name("b", wep, "node-k8s-web-eth0") == "b.wep.node-k8s-web-eth0"
+    assert copy_name("b", hep, "node1-eth0") == "b.hep.node1-eth0"
+    names = {copy_name("b", kind, name) for kind in (nset, wep)
+             for name in ("x", "wep.x", "set.x", "set.wep.x", "hep.x", "wepx.y", "wep", "set")}
+    assert len(names) == 16, names
+    assert copy_name("b", nset, "wep.x") == "b.set.wep.x"
+    assert copy_name("b", nset, "wep") == "b.wep" and copy_name("b", nset, "set") == "b.set"
 
 
-def test_the_rcc_kinds_are_the_catalogs_federated_kinds():
+def test_the_rcc_kinds_are_the_catalogs_mirrored_kinds():
     schema = json.loads((Path(__file__).parent.parent / "schemas" /
                          "remoteclusterconfiguration.json").read_text())
     kinds = schema["properties"]["spec"]["properties"]["syncOptions"]["properties"]["kinds"]
-    assert kinds["items"]["enum"] == [k.kind for k in Catalog() if k.federated]
+    assert kinds["items"]["enum"] == [k.kind for k in Catalog() if k.mirrored_as]
     assert kinds["maxItems"] == len(kinds["items"]["enum"])
 
 

@@ -77,7 +77,8 @@ def test_roles(secured):
     with as_user(secured, "peer") as peer:
         assert peer.get(f"{GROUP}/globalnetworksets").status_code == 200
         assert peer.get(f"{GROUP}/networksets").status_code == 200
-        assert peer.get(f"{GROUP}/globalnetworksets/a").status_code == 403
+        # nothing is exported to it (no FederationExport names it): "a" is not there for it
+        assert peer.get(f"{GROUP}/globalnetworksets/a").status_code == 404
         assert peer.get(f"{GROUP}/globalnetworkpolicies").status_code == 403
         assert peer.post(f"{GROUP}/globalnetworksets", json=gns("c")).status_code == 403
 
@@ -94,6 +95,10 @@ def test_federation_role_never_sees_mirrored_copies(secured, clean_etcd):
         r = admin.post(f"{GROUP}/globalnetworksets",
                        json=gns("forged", labels={"federation.projectcalico.org/cluster": "z"}))
         assert r.status_code == 403
+        r = admin.post(f"{GROUP}/federationexports", json={
+            "apiVersion": "projectcalico.org/v3", "kind": "FederationExport",
+            "metadata": {"name": "all-to-b"}, "spec": {"users": ["cluster-b"]}})
+        assert r.status_code == 201, r.text
     with as_user(secured, "peer") as peer:
         listed = peer.get(f"{GROUP}/globalnetworksets").json()
         assert [o["metadata"]["name"] for o in listed["items"]] == ["local"]
@@ -107,7 +112,7 @@ def test_federation_role_never_sees_mirrored_copies(secured, clean_etcd):
         table = peer.get(f"{GROUP}/globalnetworksets",
                          headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()
         assert [row["cells"][0] for row in table["rows"]] == ["local"]
-        assert peer.get(f"{GROUP}/globalnetworksets/cluster-c.x").status_code == 403
+        assert peer.get(f"{GROUP}/globalnetworksets/cluster-c.x").status_code == 404
         with peer.stream("GET", f"{GROUP}/globalnetworksets?watch=1&timeoutSeconds=1") as resp:
             events = [json.loads(line) for line in resp.iter_lines() if line.strip()]
         assert [e["object"]["metadata"]["name"] for e in events] == ["local"]

@@ -2,8 +2,9 @@
 
 It follows the RCC kind in the watch cache and, at run time, starts, restarts (on a spec change)
 and stops the syncers of each peer: one per (peer, kind) listed in ``syncOptions.kinds`` (the
-catalog's federated kinds), sharing one ``RemoteCluster`` (one connection pool, one identity
-check, one quota).
+catalog's mirrored kinds), plus one for the peer's profiles when endpoints are mirrored (their
+labels, held in memory: endpoints.py), sharing one ``RemoteCluster`` (one connection pool, one
+identity check, one quota).
 Removing a peer (or a kind from its list) deletes its copies in the background — local work
 only, so an unreachable peer never blocks it. Copies whose peer (or kind) is not configured are
 swept the same way when the manager starts and every ``sweep_interval`` seconds, which also
@@ -15,6 +16,7 @@ that is added again is cancelled and awaited before its new syncers start. It wr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import math
@@ -26,7 +28,8 @@ from ..resources.catalog import API_VERSION
 from ..resources.errors import ApiError, NotFound
 from ..resources.selectors import parse
 from ..resources.store import ResourceStore
-from .copies import CONTROLLER, CopyWriter, owner
+from .copies import CONTROLLER, CopyWriter, endpoint_infix, origin_kind, owner
+from .endpoints import EndpointWriter, ProfileIndex
 from .peer import Identity, Limits, PeerClient
 from .remote import Budget, RemoteCluster
 from .spec import RCC, PeerSpec, peer_spec
@@ -84,7 +87,8 @@ class FederationManager:
         self.options = options or ManagerOptions()
         self.rcc = store.catalog.kind(RCC)
         self.cluster_information = store.catalog.kind("ClusterInformation")
-        self.federated = tuple(k.kind for k in store.catalog if k.federated)
+        self.mirrored = tuple(k for k in store.catalog if k.mirrored_as)
+        self.profile = store.catalog.kind("Profile")     # what endpoints inherit labels from
         self.peers: dict[str, PeerRun] = {}
         self.loaded = False
         self._writes = asyncio.Semaphore(self.options.max_writes)
@@ -140,7 +144,7 @@ class FederationManager:
             self.loaded = False
 
     async def _reconcile(self) -> None:
-        desired = {e.name: peer_spec(e.obj, self.cluster_name, self.federated)
+        desired = {e.name: peer_spec(e.obj, self.cluster_name, self.mirrored)
                    for e in self.store.cache.entries(self.rcc)}
         if desired == self._desired:
             return
@@ -178,13 +182,22 @@ class FederationManager:
             for task in cleanups:
                 task.cancel()
             await asyncio.gather(*cleanups, return_exceptions=True)
+            kinds = [self.store.catalog.kind(k) for k in spec.kinds]
+            index = ProfileIndex(self.profile) if any(map(endpoint_infix, kinds)) else None
             client = PeerClient(spec.config, self.options.limits, self.credentials_dir,
-                                connections=len(spec.kinds) + 1)
+                                connections=len(kinds) + (index is not None) + 1)
             run.remote = RemoteCluster(name, client, Budget(spec.max_objects, spec.max_bytes),
                                        self._identity)
-            for kind_name in spec.kinds:
-                kind = self.store.catalog.kind(kind_name)
-                writer = CopyWriter(self.store, name, kind, self._writes)
+            if index is not None:
+                everything = dataclasses.replace(options, selector=parse(""),
+                                                 namespaces=frozenset(), allowed_nets=())
+                run.syncers.append(PeerSyncer(self.profile, run.remote, index, everything,
+                                              on_change=run.dirty.set,
+                                              budget=Budget(spec.max_objects, spec.max_bytes)))
+            for kind in kinds:
+                writer = EndpointWriter(self.store, name, kind, self._writes, index) \
+                    if index is not None and endpoint_infix(kind) \
+                    else CopyWriter(self.store, name, kind, self._writes)
                 run.syncers.append(PeerSyncer(kind, run.remote, writer, options,
                                               on_change=run.dirty.set))
             run.tasks = [asyncio.create_task(s.run(), name=f"sync-{name}-{s.kind.kind}")
@@ -205,9 +218,11 @@ class FederationManager:
         """Delete, in the background, copies of peers (or kinds) that are not configured:
         those the cache shows, and every (peer, kind) in ``stopped`` (whose last writes may
         not be in the cache yet)."""
-        for kind_name in self.federated:
-            kind = self.store.catalog.kind(kind_name)
-            owners = {owner(e.obj) for e in self.store.cache.entries(kind)} - {None}
+        for kind in self.mirrored:
+            kind_name = kind.kind
+            target = self.store.catalog.kind(kind.mirrored_as)  # type: ignore[arg-type]
+            owners = {owner(e.obj) for e in self.store.cache.entries(target)
+                      if origin_kind(e.obj) == kind_name} - {None}
             owners |= {peer for peer, k in stopped if k == kind_name}
             for peer in owners:
                 spec = desired.get(peer)
@@ -250,7 +265,8 @@ class FederationManager:
             state = next(st for st in (FAILED, CONNECTING, SYNCING, IN_SYNC)
                          if any(s.state == st for s in statuses))
             reason = next(s.reason for s in statuses if s.state == state)
-        objects = sum(s.objects for s in statuses)
+        copies = [s for s in statuses if s.copies]
+        objects = sum(s.objects for s in copies)
         sync_times = [s.last_sync_time for s in statuses]
         conflicts = [c for s in statuses for c in s.conflicts]
         invalid = [i for s in statuses for i in s.invalid]
@@ -282,7 +298,7 @@ class FederationManager:
             _condition(old, "QuotaExceeded", bool(over_quota_count), "QuotaExceeded"
                        if over_quota_count else "WithinQuota",
                        f"{over_quota_count} objects not imported (holding {objects} copies of "
-                       f"{sum(s.bytes for s in statuses)} bytes; maxObjects {spec.max_objects}, "
+                       f"{sum(s.bytes for s in copies)} bytes; maxObjects {spec.max_objects}, "
                        f"maxBytes {spec.max_bytes}), among them: " + "; ".join(over_quota)
                        if over_quota_count else ""),
             _condition(old, "Stale", bool(expired or unreachable), *stale),

@@ -2,7 +2,8 @@
 (``ResourceStore.admission``): mirrored copies belong to the federation controller, a local
 object wins a name over a copy, and a peer never sees copies.
 
-A copy is an object of a federated kind that carries the cluster label naming its peer.
+A copy is an object of a kind that copies are written as (a network set: ``Kind.mirrored_as``
+names itself) carrying the cluster label naming its peer.
 """
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def owner(obj: dict | None) -> str | None:
     return ((obj or {}).get("metadata", {}).get("labels") or {}).get(FEDERATION_LABEL)
 
 
+def is_peer(actor: Actor) -> bool:
+    """Whether ``actor`` reads as a peer cluster (the ``calico:federation`` role alone)."""
+    return FEDERATION in actor.groups and ADMIN not in actor.groups
+
+
+def holds_copies(kind: Kind) -> bool:
+    return kind.mirrored_as == kind.kind
+
+
 def _local(obj: dict) -> bool:
     return owner(obj) is None
 
@@ -29,7 +39,7 @@ def _local(obj: dict) -> bool:
 class CopyOwnership(Admission):
     def admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
         """Only the controller writes copies; nobody else may make an object one."""
-        if not kind.federated or actor is CONTROLLER:
+        if not holds_copies(kind) or actor is CONTROLLER:
             return
         for obj in (old, new):
             peer = owner(obj)
@@ -41,11 +51,9 @@ class CopyOwnership(Admission):
 
     def visible(self, kind: Kind, actor: Actor) -> Callable[[dict], bool] | None:
         """A peer reads only locally authored objects, so meshes of clusters never echo."""
-        if FEDERATION in actor.groups and ADMIN not in actor.groups:
-            return _local
-        return None
+        return _local if is_peer(actor) else None
 
     def yields(self, kind: Kind, existing: dict, actor: Actor) -> bool:
         """A local create takes the name of a copy: the local object always wins (the
         peer's status then shows the conflict)."""
-        return kind.federated and actor is not CONTROLLER and owner(existing) is not None
+        return holds_copies(kind) and actor is not CONTROLLER and owner(existing) is not None

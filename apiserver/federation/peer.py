@@ -89,7 +89,9 @@ class Limits:
     idle_timeout: float = 8.0            # nothing received for this long: the peer is gone
                                          # (its watches send a bookmark every 5 s)
     request_timeout: float = 30.0        # a whole page (or /version) must arrive within this
-    watch_seconds: int = 300             # ask the peer to end each watch after this long
+    watch_seconds: int = 60              # ask the peer to end each watch after this long (on
+                                         # each reconnection, the identity and the export
+                                         # are checked again)
     page_size: int = 500                 # objects per page of a list
     max_page_bytes: int = 64 * 1024 * 1024   # a larger page is asked for again, halved
     max_event_bytes: int = 4 * 1024 * 1024
@@ -208,6 +210,17 @@ class PeerClient:
         spec = info.get("spec") if isinstance(info, dict) else None
         guid = spec.get("clusterGUID") if isinstance(spec, dict) else None
         return Identity(name, guid if isinstance(guid, str) and guid else None)
+
+    async def exported(self) -> tuple[tuple[str, str], ...] | None:
+        """What the peer exports to us: the names and resourceVersions of its FederationExport
+        rules for our identity (None when it does not say). Raises PeerError."""
+        rules = await self._get_json(f"{PREFIX}/federationexports", {}, missing_ok=True)
+        items = rules.get("items") if isinstance(rules, dict) else None
+        if not isinstance(items, list):
+            return None
+        metas = [i.get("metadata") for i in items if isinstance(i, dict)]
+        return tuple(sorted((str(m.get("name")), str(m.get("resourceVersion")))
+                            for m in metas if isinstance(m, dict)))
 
     async def pages(self, plural: str) -> AsyncIterator[PeerList]:
         """Every object of a kind (all namespaces), in pages of at most ``page_size`` items

@@ -5,6 +5,9 @@ peer's quota of copies.
 Identity: the peer must report the RCC's name at ``/version`` and must not be this cluster
 (by name or by datastore GUID). A new ``clusterGUID`` means the peer's datastore was rebuilt:
 its revisions started over, so the ``epoch`` counts up and every syncer relists from zero.
+A change of the peer's FederationExport rules for us (a watch keeps the export it started
+with) counts the ``scope`` up: every syncer relists. A peer that exports nothing to us is
+logged (its copies are none, which is not an error).
 """
 from __future__ import annotations
 
@@ -51,7 +54,9 @@ class RemoteCluster:
                  local: Callable[[], Identity]) -> None:
         self.name, self.client, self.budget, self._local = name, client, budget, local
         self.epoch = 0                      # counts datastore rebuilds seen
+        self.scope = 0                      # counts changes of what the peer exports to us
         self._guid: str | None = None
+        self._export: tuple | None = None
         self._lock = asyncio.Lock()
         self._checked: tuple[float, BaseException | None] | None = None   # (started, error)
 
@@ -65,6 +70,7 @@ class RemoteCluster:
                 try:
                     await self.client.refresh()
                     self._verify(await self.client.identity())
+                    self._rescope(await self.client.exported())
                     self._checked = (started, None)
                 except Exception as err:  # noqa: BLE001 - shared with every waiting syncer
                     self._checked = (started, err)
@@ -87,6 +93,17 @@ class RemoteCluster:
                 log.warning("federation: peer %s has a new datastore (clusterGUID %s, was %s); "
                             "relisting from revision 0", self.name, peer.guid, self._guid)
             self._guid = peer.guid
+
+    def _rescope(self, export: tuple | None) -> None:
+        if export == self._export:
+            return
+        if export == ():
+            log.warning("federation: peer %s exports nothing to us (no FederationExport there "
+                        "names our user or group)", self.name)
+        if self._export is not None:
+            self.scope += 1
+            log.info("federation: peer %s changed what it exports to us; relisting", self.name)
+        self._export = export
 
     async def aclose(self) -> None:
         await self.client.aclose()

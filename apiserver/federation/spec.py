@@ -16,6 +16,7 @@ from ..resources.errors import Cause, Invalid
 from ..resources.formats import DNS_LABEL, IPNetwork, parse_cidr, parse_duration, shown
 from ..resources.selectors import SelectorError, parse
 from ..resources.store import Actor, Admission, Validating
+from .copies import endpoint_infix
 from .peer import PeerConfig
 
 RCC = "RemoteClusterConfiguration"
@@ -63,16 +64,17 @@ def net_problems(nets: object) -> list[Cause]:
             if parse_cidr(net) is None]
 
 
-def peer_spec(obj: dict, local_cluster: str, federated: Sequence[str]) -> PeerSpec:
-    """Read an RCC object (already validated by the store) into a PeerSpec; ``federated``:
-    the kinds federation can mirror, in order."""
+def peer_spec(obj: dict, local_cluster: str, mirrored: Sequence[Kind]) -> PeerSpec:
+    """Read an RCC object (already validated by the store) into a PeerSpec; ``mirrored``:
+    the kinds federation can mirror, in order (endpoints only when asked for)."""
     name, spec = obj["metadata"]["name"], obj.get("spec") or {}
     opts = spec.get("syncOptions") or {}
     config = PeerConfig(name, spec.get("apiServer", ""), token_file=spec.get("tokenFile"),
                         cert_file=spec.get("certFile"), key_file=spec.get("keyFile"),
                         ca_file=spec.get("caFile"),
                         insecure_skip_tls_verify=bool(spec.get("insecureSkipTLSVerify")))
-    kinds = tuple(k for k in federated if k in (opts.get("kinds") or federated))
+    asked = opts.get("kinds") or [k.kind for k in mirrored if not endpoint_infix(k)]
+    kinds = tuple(k.kind for k in mirrored if k.kind in asked)
     base = PeerSpec(config, kinds, opts.get("selector") or "",
                     frozenset(opts.get("namespaces") or ()),
                     max_objects=opts.get("maxObjects", MAX_OBJECTS),

@@ -1,5 +1,6 @@
 """``PeerSyncer``: one per (peer cluster, kind). List (in pages), then watch from the list's
-revision, and mirror into the local store.
+revision, and mirror into a sink: the local store (``CopyWriter``, ``EndpointWriter``) or, for
+the peer's profiles, memory (``ProfileIndex``).
 
 Contract:
 * After a successful (re)list the local copies of this (peer, kind) are exactly the peer's
@@ -11,7 +12,10 @@ Contract:
   concurrency (a semaphore shared by all syncers).
 * (Re)connecting goes through the peer's ``RemoteCluster``: credentials re-read and identity
   checked once for all the peer's syncers. A new datastore (clusterGUID) starts the revisions
-  over: relist from zero.
+  over: relist from zero. A change of what the peer exports to us (its FederationExport
+  rules) relists.
+* The sink may ask for a relist (an endpoint's profile changed): the watch stops waiting and
+  the syncer relists.
 * On any failure (of the peer, the local store, or unexpected): state Failed with the error and
   its reason (``InsufficientStorage`` when the local etcd is full: retried, never an invalid
   object), copies kept, reconnect with capped exponential backoff, resuming the watch from the
@@ -53,11 +57,9 @@ from ..resources.catalog import Kind
 from ..resources.errors import ApiError
 from ..resources.formats import IPNetwork
 from ..resources.selectors import Selector
-from .copies import (CopyWriter, ImportRejected, Key, Outcome, copy_bytes, make_copy,
-                     net_outside, run_all, show_key)
-from .ownership import owner
+from .copies import ImportRejected, Key, Outcome, Sink, copy_bytes, net_outside, run_all, show_key
 from .peer import PeerError, PeerEvent, PeerExpired, PeerUnreachable
-from .remote import RemoteCluster
+from .remote import Budget, RemoteCluster
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +96,7 @@ class SyncerStatus:
 
     peer: str
     kind: str
+    copies: bool                    # what it holds are copies (not the peer's profiles)
     state: str
     reason: str                     # why it failed (an error class or API reason), else state
     objects: int                    # copies held
@@ -163,11 +166,18 @@ class RelistNeeded(Exception):
 
 
 class PeerSyncer:
-    def __init__(self, kind: Kind, remote: RemoteCluster, writer: CopyWriter,
-                 options: SyncOptions, *, on_change: Callable[[], None] = lambda: None) -> None:
+    """``budget``: what the copies count against (default: the peer's quota)."""
+
+    def __init__(self, kind: Kind, remote: RemoteCluster, writer: Sink,
+                 options: SyncOptions, *, on_change: Callable[[], None] = lambda: None,
+                 budget: Budget | None = None) -> None:
         self.peer, self.kind, self.remote, self.writer = remote.name, kind, remote, writer
         self.options = options
+        self.budget = budget or remote.budget
         self._on_change = on_change
+        writer.wake = self._wake
+        self._queue: asyncio.Queue | None = None      # the running watch's
+        self._scope = remote.scope
         self._state, self._reason, self._error = CONNECTING, CONNECTING, ""
         self._epoch = remote.epoch
         self._revision = 0
@@ -192,9 +202,9 @@ class PeerSyncer:
         if self._state != IN_SYNC or self._peer_revision > self._revision:
             lag = time.monotonic() - (self._caught_up or self._started)
         return SyncerStatus(
-            peer=self.peer, kind=self.kind.kind, state=self._state, reason=self._reason,
-            objects=len(self._sizes), bytes=self._bytes, revision=self._revision,
-            peer_revision=self._peer_revision, last_error=self._error,
+            peer=self.peer, kind=self.kind.kind, copies=self.writer.copies,
+            state=self._state, reason=self._reason, objects=len(self._sizes), bytes=self._bytes,
+            revision=self._revision, peer_revision=self._peer_revision, last_error=self._error,
             last_sync_time=self._caught_up_wall, lag_seconds=round(lag, 3),
             synced_once=self._synced_once, failed_once=self._failed_once, stale=self._stale(),
             events_applied=self._events, sync_errors=self._errors, full_resyncs=self._resyncs,
@@ -239,7 +249,7 @@ class PeerSyncer:
         if size is not None:
             self._sizes[key] = size
         self._bytes += (size or 0) - (old or 0)
-        self.remote.budget.take((size is not None) - (old is not None), (size or 0) - (old or 0))
+        self.budget.take((size is not None) - (old is not None), (size or 0) - (old or 0))
 
     # -- main loop -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -255,6 +265,8 @@ class PeerSyncer:
                     if epoch != self._epoch:
                         self._epoch, self._revision, self._peer_revision = epoch, 0, 0
                         relist = True
+                    if self.remote.scope != self._scope:
+                        self._scope, relist = self.remote.scope, True
                 if relist:
                     await self._relist()
                     relist = False
@@ -334,12 +346,12 @@ class PeerSyncer:
         return True
 
     # -- what is imported ------------------------------------------------------------------
-    def _wanted(self, obj: dict) -> bool:
-        meta = obj["metadata"]
+    def _wanted(self, obj: dict, copy: dict) -> bool:
+        """In the RCC's namespaces, and selected by its selector on the copy's labels."""
         if self.options.namespaces and self.kind.namespaced \
-                and meta.get("namespace") not in self.options.namespaces:
+                and obj["metadata"].get("namespace") not in self.options.namespaces:
             return False
-        return self.options.selector.matches(meta.get("labels") or {})
+        return self.options.selector.matches(copy["metadata"].get("labels") or {})
 
     def _import(self, obj: object, *, deleted: bool = False) -> tuple[Key, dict | None]:
         """(key, copy) for a wanted object; (key, None) for one whose copy must go. Raises
@@ -348,11 +360,11 @@ class PeerSyncer:
             self._invalid.add("?", "the peer sent an item that is not an object")
             raise Refused(None)
         try:
-            key, copy = make_copy(self.peer, self.kind, obj)
+            key, copy = self.writer.make(obj)
         except ImportRejected as err:
             self._invalid.add(str(err), str(err))
             raise Refused(None) from None
-        if deleted or not self._wanted(obj):
+        if deleted or not self._wanted(obj, copy):
             return key, None
         outside = net_outside(copy, self.options.allowed_nets)
         if outside is not None:
@@ -363,6 +375,7 @@ class PeerSyncer:
     # -- list ------------------------------------------------------------------------------
     async def _relist(self) -> None:
         """Mirror the peer's list page by page, then delete the copies it no longer has."""
+        await self.writer.ready()
         if self._synced_once:
             self._resyncs += 1
         if self._state != FAILED:
@@ -371,7 +384,7 @@ class PeerSyncer:
         self._over_quota.clear()
         self._quota_min = None
         self._conflicts.clear()
-        await self.writer.store.cache.sync()     # compare with every write etcd acknowledged
+        await self.writer.sync()     # compare with every write etcd acknowledged
         held = {k: copy_bytes(obj) for k, obj in self.writer.owned().items()}
         for key in [k for k in self._sizes if k not in held]:
             self._hold(key, None)
@@ -400,6 +413,7 @@ class PeerSyncer:
                 listed.update(k for k, _ in changes if k in self._sizes)
         await self._apply([(k, None) for k in list(self._sizes) if k not in listed])
         self._revision = self._peer_revision = revision or 0
+        self.writer.synced()
         self._expired = False
         self._synced_once = True
         self._last_relist = self._held_checked = time.monotonic()
@@ -410,7 +424,8 @@ class PeerSyncer:
     # -- watch -----------------------------------------------------------------------------
     async def _watch(self) -> None:
         """Follow the peer's watch until it ends (normal end: return)."""
-        queue: asyncio.Queue = asyncio.Queue(maxsize=4 * BATCH)
+        self._check_relist()         # the sink may have asked while the syncer relisted
+        self._queue = queue = asyncio.Queue(maxsize=4 * BATCH)
         reader = asyncio.create_task(self._read(queue), name=f"watch-{self.peer}-{self.kind.kind}")
         try:
             while True:
@@ -430,8 +445,15 @@ class PeerSyncer:
                 await self._retry_conflicts()
                 self._check_relist()
         finally:
+            self._queue = None
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+    def _wake(self) -> None:
+        """The sink wants a relist: the running watch stops waiting for the peer (a full
+        queue is busy anyway; ``_check_relist`` then sees it after the batch)."""
+        if self._queue is not None and not self._queue.full():
+            self._queue.put_nowait(RelistNeeded(self.writer.relist_reason() or "asked"))
 
     async def _read(self, queue: asyncio.Queue) -> None:
         """Put events, then None at a normal end or whatever exception ended the watch (so the
@@ -471,14 +493,16 @@ class PeerSyncer:
             self._on_change()
 
     def _check_relist(self) -> None:
-        """Raise RelistNeeded when copies held were lost behind the syncer's back (checked
-        every HELD_CHECK seconds), or when copies refused over quota may fit now."""
+        """Raise RelistNeeded when the sink asks for it, when copies held were lost behind the
+        syncer's back (checked every HELD_CHECK seconds), or when copies refused over quota may
+        fit now."""
+        why = self.writer.relist_reason()
+        if why:
+            raise RelistNeeded(why)
         now = time.monotonic()
         if now - self._held_checked >= HELD_CHECK:
             self._held_checked = now
-            cache = self.writer.store.cache
-            lost = [k for k in self._sizes if owner(
-                getattr(cache.entry(self.kind, k[1], k[0]), "obj", None)) != self.peer]
+            lost = [k for k in self._sizes if not self.writer.holds(k)]
             for key in lost:
                 self._hold(key, None)
             if lost:
@@ -486,7 +510,7 @@ class PeerSyncer:
                 raise RelistNeeded(f"{len(lost)} copies were deleted or taken by local objects")
         if self._over_quota and self._quota_min is not None \
                 and now - (self._last_relist or 0) >= QUOTA_RETRY \
-                and self.remote.budget.fits(1, self._quota_min) is None:
+                and self.budget.fits(1, self._quota_min) is None:
             raise RelistNeeded("the quota has room for copies refused before")
 
     # -- writes ----------------------------------------------------------------------------
@@ -495,7 +519,7 @@ class PeerSyncer:
         taken before the writes (so the peer's syncers together never pass it) and settled
         by what was written. Raises the first write's ApiError once every other write of the
         batch has ended."""
-        budget = self.remote.budget
+        budget = self.budget
         writes: list[tuple[Key, dict | None, int, tuple[int, int]]] = []
         for key, copy in changes:
             if copy is None:
@@ -524,9 +548,8 @@ class PeerSyncer:
         created in batches, the rest one by one; concurrency is bounded by the writer."""
         if not changes:
             return []
-        cache = self.writer.store.cache
         new = [i for i, (k, c) in enumerate(changes)
-               if c is not None and cache.entry(self.kind, k[1], k[0]) is None]
+               if c is not None and not self.writer.present(k)]
         fresh = set(new)
         rest = [i for i in range(len(changes)) if i not in fresh]
         batches = [new[i:i + CREATE_BATCH] for i in range(0, len(new), CREATE_BATCH)]

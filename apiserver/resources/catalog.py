@@ -44,7 +44,13 @@ class Kind:
 
     @property
     def federated(self) -> bool:
-        return self.strategy.federated
+        """Peers may read it (``Strategy.federation``)."""
+        return self.strategy.federation is not None
+
+    @property
+    def mirrored_as(self) -> str | None:
+        """The kind an importer mirrors it as, or None when it is not mirrored."""
+        return self.strategy.federation.mirrored_as if self.strategy.federation else None
 
     @property
     def read_only(self) -> bool:
@@ -95,6 +101,13 @@ KINDS: tuple[Kind, ...] = (
          columns=(NAME, Col("CLUSTERGUID", "spec.clusterGUID"), Col("CLUSTERTYPE", "spec.clusterType"),
                   Col("CALICOVERSION", "spec.calicoVersion"),
                   Col("DATASTOREREADY", "spec.datastoreReady"))),
+    Kind("FederationExport", "federationexports",
+         aliases=("federationexport", "federationexports", "fedexport", "fedexports"),
+         columns=(NAME, Col("USERS", "spec.users"), Col("GROUPS", "spec.groups"),
+                  Col("KINDS", "spec.kinds", wide=True),
+                  Col("NAMESPACES", "spec.namespaces", wide=True),
+                  Col("SELECTOR", "spec.selector", wide=True)),
+         strategy=strategies.FEDERATION_EXPORT),
     Kind("FelixConfiguration", "felixconfigurations",
          aliases=("felixconfiguration", "felixconfigurations", "felixconfig", "felixconfigs"),
          strategy=strategies.FELIX_CONFIGURATION),
@@ -104,7 +117,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("GlobalNetworkSet", "globalnetworksets",
          aliases=("globalnetworkset", "globalnetworksets", "gnetsets", "gns"),
          columns=(NAME, Col("NETS", truncated("spec.nets"), wide=True)),
-         strategy=strategies.NETWORK_SET),
+         strategy=strategies.GLOBAL_NETWORK_SET),
     Kind("HostEndpoint", "hostendpoints", aliases=("hostendpoint", "hostendpoints", "hep", "heps"),
          columns=(NAME, Col("NODE", "spec.node"), Col("INTERFACE", "spec.interfaceName", wide=True),
                   Col("IPS", "spec.expectedIPs", wide=True), Col("PROFILES", "spec.profiles", wide=True)),

@@ -105,3 +105,15 @@ def remote_cluster_configuration(report: Report, obj: dict[str, Any], spec: dict
             report.add(f"spec.syncOptions.namespaces[{index}]", f"invalid namespace {shown(namespace)}")
     if text(spec, "keyFile") and not text(spec, "certFile"):
         report.add("spec.certFile", "certFile is required with keyFile", "FieldValueRequired")
+
+
+def federation_export(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A FederationExport names who it is for, and its selector and namespaces are valid."""
+    if not items(spec, "users") and not items(spec, "groups"):
+        report.add("spec.users", "a FederationExport must name at least one user or group",
+                   "FieldValueRequired")
+    policy_checks.selector_field(report, "spec.selector", spec.get("selector"),
+                                 allow_global=False)
+    for index, namespace in enumerate(items(spec, "namespaces")):
+        if isinstance(namespace, str) and not DNS_LABEL.fullmatch(namespace):
+            report.add(f"spec.namespaces[{index}]", f"invalid namespace {shown(namespace)}")

@@ -14,7 +14,9 @@ delete strategies, a row names its strategy and the store applies its parts in a
        and, before a delete, ``delete_checks``
 
 plus facts the store, codec and federation read: ``tiered`` (a policy: tier label and
-libcalico-go's name annotation), ``federated`` (mirrored between clusters), ``read_only``,
+libcalico-go's name annotation), ``federation`` (what peers read and importers mirror: the one
+source of the RemoteClusterConfiguration's ``kinds``, FederationExport's ``kinds`` and the
+``calico:federation`` role), ``read_only``,
 ``virtual`` (an object that always exists without being stored) and ``reserved`` (names that
 belong to another owner). A kind with none of this uses ``PLAIN``.
 
@@ -34,6 +36,22 @@ from .metadata_checks import GLOBAL_POLICY_NAME, LABEL_NAME, POLICY_NAME, SUBDOM
 
 
 @dataclass(frozen=True)
+class Federation:
+    """What federation does with a kind (DESIGN §7). Peers may read it (the
+    ``calico:federation`` role, narrowed by the exporter's FederationExport rules); an importer
+    mirrors it as objects of kind ``mirrored_as``, named ``<peer>.<name>``; ``mirrored_as`` None:
+    read only for what it adds to other kinds' copies (a Profile's ``labelsToApply``).
+    ``endpoint``: the copy-name infix of an endpoint kind, mirrored as a network set of its
+    labels and the addresses in its spec field ``addresses``, named
+    ``<peer>.<endpoint>.<name>``, and only when an RCC's ``syncOptions.kinds`` names it (pods
+    churn)."""
+
+    mirrored_as: str | None = None
+    endpoint: str = ""
+    addresses: str = ""
+
+
+@dataclass(frozen=True)
 class Strategy:
     defaults: tuple[defaults.Default, ...] = ()
     checks: tuple[Check, ...] = ()
@@ -45,7 +63,7 @@ class Strategy:
     reserved: Callable[[str], str | None] | None = None   # why a name is not ours, or None
     virtual: Callable[[], dict] | None = None
     tiered: bool = False
-    federated: bool = False
+    federation: Federation | None = None
     read_only: bool = False             # the API may not create, replace or delete it
 
     def is_virtual(self, name: str) -> bool:
@@ -67,11 +85,13 @@ STAGED_NETWORK_POLICY = _policy(policy_checks.staged_network_policy, POLICY_NAME
 STAGED_GLOBAL_NETWORK_POLICY = _policy(policy_checks.staged_global_network_policy,
                                        GLOBAL_POLICY_NAME)
 PROFILE = Strategy(defaults=(defaults.canonical_rules,), checks=(policy_checks.profile,),
-                   virtual=default_allow_profile)
+                   virtual=default_allow_profile, federation=Federation())
 TIER = Strategy(defaults=(defaults.tier,), checks=(checks.builtin_tier,), name=LABEL_NAME,
                 delete_checks=(references.tier_deletable,))
 
-NETWORK_SET = Strategy(checks=(checks.network_set,), federated=True)
+NETWORK_SET = Strategy(checks=(checks.network_set,), federation=Federation("NetworkSet"))
+GLOBAL_NETWORK_SET = Strategy(checks=(checks.network_set,),
+                              federation=Federation("GlobalNetworkSet"))
 IPPOOL = Strategy(defaults=(defaults.canonical_ippool_cidr, defaults.ippool),
                   checks=(network_checks.ippool,), transitions=(transitions.ippool,),
                   references=(references.ippool_no_overlap,))
@@ -82,9 +102,11 @@ BGP_PEER = Strategy(checks=(network_checks.bgp_peer,),
 BGP_FILTER = Strategy(defaults=(defaults.canonical_bgp_filter,),
                       checks=(network_checks.bgp_filter,))
 
-HOST_ENDPOINT = Strategy(checks=(endpoint_checks.host_endpoint,))
+HOST_ENDPOINT = Strategy(checks=(endpoint_checks.host_endpoint,),
+                         federation=Federation("GlobalNetworkSet", "hep", "expectedIPs"))
 WORKLOAD_ENDPOINT = Strategy(defaults=(defaults.workload_endpoint,),
-                             checks=(endpoint_checks.workload_endpoint,))
+                             checks=(endpoint_checks.workload_endpoint,),
+                             federation=Federation("NetworkSet", "wep", "ipNetworks"))
 NODE = Strategy(checks=(endpoint_checks.node,))
 CALICO_NODE_STATUS = Strategy(checks=(checks.calico_node_status,))
 
@@ -96,6 +118,7 @@ KUBE_CONTROLLERS_CONFIGURATION = Strategy(defaults=(defaults.kube_controllers_co
                                           singleton="default")
 CLUSTER_INFORMATION = Strategy(singleton="default", read_only=True)
 REMOTE_CLUSTER_CONFIGURATION = Strategy(checks=(checks.remote_cluster_configuration,))
+FEDERATION_EXPORT = Strategy(checks=(checks.federation_export,))
 
 # Kinds with a schema that the API does not serve yet (IPAM's own objects): validated only.
 UNSERVED = {"BlockAffinity": Strategy(checks=(checks.block_affinity,)),
