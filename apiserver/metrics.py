@@ -29,7 +29,7 @@ from .resources import storage_errors
 from .resources.cache import WatchCache
 from .resources.catalog import GROUP, VERSION, Catalog
 from .storage.compactor import Compactor
-from .storage.keys import ROOT
+from .storage.layout import ROOT
 
 METRICS = web.AppKey("metrics", CollectorRegistry)
 SIBLING_TIMEOUT = 2.0   # seconds another worker has to hand over its series

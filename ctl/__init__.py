@@ -12,6 +12,7 @@ Imports point one way, from the entry point down (``tests/test_ctl_structure.py`
 * ``config``     flags, env and CalicoAPIConfig files → a connection
 * ``messages``   calicoctl's wording of errors
 * ``manifests``  files, stdin, directories, multi-document YAML and Lists
+* ``conversion`` Kubernetes NetworkPolicies and Calico v1 resources as v3 resources (convert)
 * ``decode``     Go-style decoding of manifests with the server's schemas
 * ``output``     tables (tabwriter), YAML, JSON; ``gotemplate`` the Go template subset
 * ``batch``      ordered or bounded-concurrent execution with a terminal progress bar

@@ -110,8 +110,10 @@ class KindInfo:
 
     @property
     def read_only(self) -> bool:
-        """The server serves the kind for reading only (discovery lists no write verb)."""
-        return bool(self.verbs) and not self.verbs & {"create", "update", "patch", "delete"}
+        """The server serves the kind for reading only (discovery lists no create, update or
+        delete; a read-only kind may still take patches of a few fields, ClusterInformation's
+        datastoreReady)."""
+        return bool(self.verbs) and not self.verbs & {"create", "update", "delete"}
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,17 @@ class ApiClient:
         if body is not None:
             headers["Content-Type"] = content_type
             content = json.dumps(body).encode()
+        return self._decode(self._send(method, path, params, content, headers))
+
+    def text(self, path: str, *, params: dict[str, str] | None = None) -> str:
+        """A GET of an endpoint that answers text (``/metrics``, ``/readyz``), whatever its
+        status: a failed health check is worth reading too. Raises ConnectionFailed."""
+        return self._send("GET", path, params, None, {"Accept": "text/plain, */*"}).text
+
+    def _send(self, method: str, path: str, params: dict[str, str] | None,
+              content: bytes | None, headers: dict[str, str]) -> httpx.Response:
         try:
-            resp = self._http.request(method, path, params=params, content=content,
+            return self._http.request(method, path, params=params, content=content,
                                       headers=headers)
         except httpx.TimeoutException:
             raise ConnectionFailed(f"request to {self.conn.server} timed out after "
@@ -179,7 +190,6 @@ class ApiClient:
         except (httpx.HTTPError, OSError, ssl.SSLError) as err:
             raise ConnectionFailed(f"cannot reach the apiserver at {self.conn.server}: "
                                    f"{err or type(err).__name__}") from None
-        return self._decode(resp)
 
     def _decode(self, resp: httpx.Response) -> Any:
         try:

@@ -2,8 +2,11 @@
 
 The file is calicoctl's (``apiVersion: projectcalico.org/v3``, ``kind: CalicoAPIConfig``)
 with a ``spec`` that may carry ``apiServer``, ``token``, ``tokenFile``, ``caFile``,
-``certFile``, ``keyFile`` and ``timeout``; calicoctl's datastore keys (``datastoreType``,
-``etcdEndpoints``…) are accepted and ignored, since ``ctl`` only talks to the apiserver.
+``certFile``, ``keyFile`` and ``timeout``. calicoctl's other keys are accepted, since one file
+may serve both tools, but ``ctl`` only talks to the apiserver: calicoctl's datastore settings
+(``datastoreType``/``etcdEndpoints`` in the file, ``DATASTORE_TYPE``/``ETCD_ENDPOINTS`` in the
+environment) without an apiserver setting end the command with one line saying which setting
+to use, rather than quietly trying the default URL.
 """
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ _CALICO_KEYS = {"datastoreType", "etcdEndpoints", "etcdDiscoverySrv", "etcdUsern
                 "k8sCertFile", "k8sCAFile", "k8sAPIToken", "k8sInsecureSkipTLSVerify",
                 "k8sDisableNodePoll", "usePodCIDR", "kubeconfigInline", "k8sClientQPS",
                 "k8sClientBurst", "k8sCurrentContext", "calicoAPIGroup"}
+# calicoctl's settings that choose its datastore: file keys, and their environment variables
+# (each also read with the prefix CALICO_, as libcalico-go's envconfig does).
+_DATASTORE_KEYS = {"datastoreType": "DATASTORE_TYPE", "etcdEndpoints": "ETCD_ENDPOINTS",
+                   "etcdDiscoverySrv": "ETCD_DISCOVERY_SRV"}
 
 
 class ConfigError(Exception):
@@ -60,15 +67,34 @@ def connection(flags: Flags, env: Mapping[str, str] = os.environ) -> Connection:
             token = Path(token_file).read_text().strip()
         except OSError as err:
             raise ConfigError(f"cannot read token file {token_file}: {err.strerror}") from None
+    server = flags.server or spec.get("apiServer") or env.get("CALICO_APISERVER")
+    if not server:
+        _refuse_datastore_settings(flags.config, spec, env)
     return Connection(
-        server=flags.server or spec.get("apiServer") or env.get("CALICO_APISERVER")
-        or DEFAULT_SERVER,
+        server=server or DEFAULT_SERVER,
         token=token or env.get("CALICO_TOKEN", ""),
         ca_file=flags.ca_file or spec.get("caFile") or "",
         cert_file=flags.cert_file or spec.get("certFile") or "",
         key_file=flags.key_file or spec.get("keyFile") or "",
         timeout=parse_timeout(flags.timeout or str(spec.get("timeout") or "")
                               or env.get("CALICO_TIMEOUT", "")))
+
+
+def _refuse_datastore_settings(path: str, spec: dict[str, Any],
+                               env: Mapping[str, str]) -> None:
+    """ConfigError naming calicoctl's datastore settings, when any is given: they point at
+    etcd (or Kubernetes), which ctl never talks to."""
+    given = [f"{key}: {spec[key]}" for key in _DATASTORE_KEYS if spec.get(key)]
+    where = f"in {path}"
+    if not given:
+        given = [f"{prefix}{var}={env[prefix + var]}" for var in _DATASTORE_KEYS.values()
+                 for prefix in ("", "CALICO_") if env.get(prefix + var)]
+        where = "in the environment"
+    if given:
+        raise ConfigError("ctl talks to the Calico apiserver, not to the datastore, so it "
+                          f"does not use calicoctl's datastore settings ({', '.join(given)} "
+                          f"{where}): give the apiserver's URL with spec.apiServer in the "
+                          "config file, --server or CALICO_APISERVER")
 
 
 def read_config(path: str) -> dict[str, Any]:

@@ -93,6 +93,19 @@ _REMOVE = _option("--remove", "If true, remove the specified key in labels of th
                   "exist. Cannot be used with --overwrite.")
 _LABEL_SELECTOR = _option("-l --selector=<SELECTOR>", "Label every resource of <KIND> "
                           "matching this Calico selector.")
+# convert
+_CONVERT_FILENAME = _option("-f --filename=<FILENAME>", "Filename to use to create the resource. "
+                            "If set to\n\"-\" loads from stdin.")
+_CONVERT_OUTPUT = _option("-o --output=<OUTPUT FORMAT>", "Output format. One of: yaml or json.\n"
+                          "[Default: yaml]")
+_IGNORE_VALIDATION = _option("--ignore-validation", "Skip validation on the converted "
+                             "manifest.")
+# node
+_NODE = _option("--node=<NODE>", "The node whose status to show (default: this host's\n"
+                "name, lower-cased, as calico-node's default node name).")
+# datastore
+_IMPORT_FILENAME = _option("-f --filename=<FILENAME>", "Filename to use to import resources.  "
+                           "If set to\n\"-\" loads from stdin.")
 # diff
 _DIFF_FILENAME = _option("-f --filename=<FILENAME>", "Filename to diff.  If set to \"-\" "
                          "loads from stdin.\nIf filename is a directory, every .json .yaml "
@@ -452,6 +465,98 @@ Description:
   resource failed based on the number of resources successfully validated.
 """
 
+CONVERT = f"""\
+{_DATASTORE}Usage:
+  ctl convert --filename=<FILENAME>
+                [--output=<OUTPUT>] [--ignore-validation] [--allow-version-mismatch] [options]
+
+Examples:
+  # Convert the contents of policy.yaml to a Calico v3 policy.
+  ctl convert -f ./policy.yaml -o yaml
+
+  # Convert a policy based on the JSON passed into stdin.
+  cat policy.json | ctl convert -f -
+
+Options:
+{_HELP}{_CONVERT_FILENAME}{_CONVERT_OUTPUT}{_IGNORE_VALIDATION}{_MISMATCH}
+{_CONNECTION}
+Description:
+  Convert config files from Calico v1 or Kubernetes to Calico v3 API versions. Both YAML and JSON formats are accepted.
+
+  The default output will be printed to stdout in YAML format.
+
+  Kubernetes networking.k8s.io/v1 NetworkPolicies (and Lists of them) are converted as
+  Calico converts them; Calico v1 resources (apiVersion v1: node, hostEndpoint,
+  workloadEndpoint, profile, policy, tier, ipPool, bgpPeer) as calicoctl converted them.
+  The apiserver validates the result with a dry run unless --ignore-validation is given.
+"""
+
+NODE = f"""\
+Usage:
+  ctl node status [--node=<NODE>] [--config=<CONFIG>] [--allow-version-mismatch] [options]
+
+Options:
+{_HELP}{_NODE}{_CONFIG}{_MISMATCH}
+{_CONNECTION}
+Description:
+  Check the status of the Calico node instance.  This includes the status and
+  uptime of the node instance, and BGP peering states.
+
+  ctl reads them from the node's CalicoNodeStatus resource, which calico-node fills in
+  every spec.updatePeriodSeconds.  Without one (or with one calico-node no longer
+  updates), it prints the manifest that asks calico-node to report.
+"""
+
+DATASTORE = f"""\
+Usage:
+  ctl datastore migrate export [--config=<CONFIG>] [--allow-version-mismatch] [options]
+  ctl datastore migrate import --filename=<FILENAME> [--config=<CONFIG>] [--allow-version-mismatch] [options]
+  ctl datastore migrate lock [--config=<CONFIG>] [--allow-version-mismatch] [options]
+  ctl datastore migrate unlock [--config=<CONFIG>] [--allow-version-mismatch] [options]
+
+Examples:
+  # Move every resource of one apiserver to another.
+  ctl datastore migrate lock
+  ctl datastore migrate export > datastore.txt
+  ctl --server https://new:5443 datastore migrate import -f datastore.txt
+  ctl --server https://new:5443 datastore migrate unlock
+
+Options:
+{_HELP}{_IMPORT_FILENAME}{_CONFIG}{_MISMATCH}
+{_CONNECTION}
+Description:
+  Migration specific commands.
+
+    export  Export every resource to stdout (the datastore must be locked): one
+            <Kind>List per kind, in dependency order (Tiers before policies,
+            BGPFilters before BGPPeers, IPPools before what is allocated from
+            them), without server-owned fields, built-in virtual objects or
+            federation copies; then the ClusterInformation.
+    import  Apply an export to a new datastore (one holding only the server's
+            built-ins) and leave it locked.
+    lock    Lock the datastore (ClusterInformation spec.datastoreReady false) to
+            prepare it for migration. This prevents any new Calico resources from
+            affecting the cluster but does not prevent updating or creating new
+            Calico resources.
+    unlock  Unlock the datastore to complete migration. This once again allows
+            Calico resources to take effect in the cluster.
+"""
+
+CLUSTER = f"""\
+{_DATASTORE}Usage:
+  ctl cluster diags [--config=<CONFIG>] [--allow-version-mismatch] [options]
+
+Options:
+{_HELP}{_CONFIG}{_MISMATCH}
+{_CONNECTION}
+Description:
+  The cluster diags command collects a snapshot of diagnostic info related to
+  Calico for the given cluster.  It generates a .tar.gz file in the current
+  directory containing all the diags: every resource (YAML and a wide table per
+  kind), the apiserver's version, API discovery, metrics and verbose readiness,
+  and the federation status of every RemoteClusterConfiguration.
+"""
+
 VERSION = f"""\
 Usage:
   ctl version [--config=<CONFIG>] [--context=<context>] [--allow-version-mismatch] [options]
@@ -523,7 +628,11 @@ COMMANDS: dict[str, Command] = {
     "label": Command("Add or update labels of resources.", LABEL),
     "validate": Command("Validate a resource by file, directory or stdin without applying it.",
                         VALIDATE),
+    "convert": Command("Convert config files between different API versions.", CONVERT),
+    "node": Command("Calico node status, as calico-node reports it.", NODE),
     "version": Command("Display the version of this binary and of the cluster.", VERSION),
+    "datastore": Command("Calico datastore management.", DATASTORE),
+    "cluster": Command("Access cluster information.", CLUSTER),
     "diff": Command("Show what apply would change, by file, directory or stdin.", DIFF),
     "completion": Command("Print a shell completion script (bash or zsh).", COMPLETION),
 }
@@ -538,9 +647,12 @@ Options:
 {_HELP}{_LOG_LEVEL}{_CONTEXT}{_MISMATCH}{_API_CONFIG}
 {_CONNECTION}
 Description:
-  The ctl command line tool is used to manage Calico network and security
-  policy, to view and manage endpoint configuration, and to manage a Calico
-  node instance.
+  The ctl command line tool manages Calico network and security policy and
+  endpoint configuration through the Calico apiserver (projectcalico.org/v3),
+  with calicoctl's commands, flags and messages.  It never talks to etcd or
+  Kubernetes directly: calicoctl's datastore settings (datastoreType,
+  etcdEndpoints, DATASTORE_TYPE, ETCD_ENDPOINTS) are replaced by the apiserver's
+  URL (--server, CALICO_APISERVER or spec.apiServer in the config file).
 
   See 'ctl <command> --help' to read about a specific subcommand.
 """

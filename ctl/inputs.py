@@ -5,22 +5,34 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from . import decode, manifests
-from .client import CtlError, KindInfo
-from .messages import describe_write, ident, massage
+from .client import ApiError, CtlError, KindInfo
+from .messages import describe_write, field_paths, ident, massage
 from .session import CommandError, Session
 
 _CLIENT_META = ("name", "namespace", "labels", "annotations")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One resource's failure: calicoctl's text, and (ctl's addition) where in the input
+    each of its field causes is, one line per distinct cause."""
+
+    text: str
+    where: tuple[str, ...] = ()
+
+
 @dataclass
 class Item:
-    """One resource to act on: its kind, the object as sent, and its identity."""
+    """One resource to act on: its kind, the object as sent, its identity, and the file
+    (``stdin``) and document it was read from ("" and 0: named on the command line)."""
 
     kind: KindInfo
     obj: dict[str, Any]
+    source: str = ""
+    document: int = 0
 
     @property
     def name(self) -> str:
@@ -44,6 +56,19 @@ class Item:
         return describe_write(exc, self.kind, self.name, self.namespace, self.obj,
                               command=command)
 
+    def failure(self, exc: CtlError, *, command: str) -> Failure:
+        """``describe``, then, for a resource read from a file, a line naming the file, the
+        document and the paths of each distinct field cause the server gave."""
+        causes = exc.causes if isinstance(exc, ApiError) and self.source else []
+        groups = {text: paths for text, paths in
+                  field_paths(causes, self.kind.kind, self.obj).items() if paths}
+        origin = "stdin" if self.source == "stdin" else f"file {self.source}"
+        name = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        head = f"{origin}, document {self.document} ({self.kind.kind} {name}): "
+        return Failure(self.describe(exc, command=command), tuple(
+            head + ", ".join(paths) + (f": {text}" if len(groups) > 1 else "")
+            for text, paths in groups.items()))
+
     def for_create(self) -> dict:
         """The object without server-owned metadata (calicoctl's prepareMetadataForCreate)."""
         meta = {k: v for k, v in self.obj["metadata"].items() if k in _CLIENT_META}
@@ -57,11 +82,27 @@ class Item:
         return update
 
 
+Load = Callable[[Callable[[], list[str]], Callable[[Any], Any]], Iterator[manifests.Resource]]
+
+
 def from_files(session: Session) -> list[Item] | None:
     """Resources from ``-f``, resolved to kinds and decoded strictly (calicoctl's decoder:
     every document, before anything is sent); None when empty and ``--skip-empty``.
     Raises CommandError (nothing has been sent yet)."""
     args = session.args
+    return _items(session, lambda kinds, decode: manifests.load(
+        args.get("--filename"), recursive=args.flag("--recursive"), kinds=kinds, decode=decode),
+        skip_empty=args.flag("--skip-empty"))
+
+
+def from_text(session: Session, text: str, source: str) -> list[Item]:
+    """``from_files`` for the manifests ``text`` read from ``source``. Raises CommandError."""
+    return _items(session, lambda kinds, decode: manifests.resolve(
+        manifests.parse(text, source), f"file {source}", kinds=kinds, decode=decode),
+        skip_empty=True) or []
+
+
+def _items(session: Session, load: Load, *, skip_empty: bool) -> list[Item] | None:
     schemas: dict[str, dict] | None = None
 
     def decoded(doc: Any) -> Any:
@@ -76,16 +117,14 @@ def from_files(session: Session) -> list[Item] | None:
 
     items = []
     try:
-        for res in manifests.load(args.get("--filename"), recursive=args.flag("--recursive"),
-                                  kinds=lambda: [k.kind for k in session.client.kinds()],
-                                  decode=decoded):
+        for res in load(lambda: [k.kind for k in session.client.kinds()], decoded):
             kind = next(k for k in session.client.kinds() if k.kind == res.obj["kind"])
             obj = res.obj
             if not isinstance(obj.get("metadata"), dict):
                 obj["metadata"] = {}
-            items.append(Item(kind, obj))
+            items.append(Item(kind, obj, res.source, res.document))
     except manifests.NoResources as exc:
-        if args.flag("--skip-empty"):
+        if skip_empty:
             return None
         raise CommandError(str(exc)) from None
     except (manifests.ManifestError, decode.DecodeError) as exc:

@@ -35,20 +35,29 @@ class NoResources(ManifestError):
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps (they stay strings, as in JSON)."""
+    """Safe YAML as Go's yaml.v2 reads it: no implicit timestamps (they stay strings, as in
+    JSON) and no base-60 numbers (``8:9`` is a port range, not 489)."""
 
 
+_NUMBERS = {
+    "tag:yaml.org,2002:int": re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")}
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    k: [(tag, _NUMBERS.get(tag, rx)) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
 @dataclass(frozen=True)
 class Resource:
-    """One resource from an input, with where it came from."""
+    """One resource from an input, with where it came from: the file (``stdin``) and the
+    number of its ``---`` document (from 1)."""
 
     obj: dict[str, Any]
     source: str
+    document: int
 
 
 @dataclass(frozen=True)
@@ -69,19 +78,32 @@ def load(filename: str, *, recursive: bool = False,
     form (raising its own errors). Raises ManifestError (NoResources, at the end, when there
     was nothing at all)."""
     documents: Iterator[Document]
-    if filename == "-":
-        documents, where = parse(_read_stdin(), "stdin"), "file stdin"
-    elif Path(filename).is_dir():
+    if Path(filename).is_dir():
         documents, where = (d for file in _walk(Path(filename), recursive)
                             for d in parse(_read(file), str(file))), f"directory {filename}"
     else:
-        documents, where = parse(_read(Path(filename)), filename), f"file {filename}"
+        documents, where = read(filename), f"file {'stdin' if filename == '-' else filename}"
+    yield from resolve(documents, where, kinds=kinds, decode=decode)
+
+
+def resolve(documents: Iterable[Document], where: str, *,
+            kinds: Callable[[], Collection[str]],
+            decode: Callable[[Any], Any] = lambda doc: doc) -> Iterator[Resource]:
+    """The resources of ``documents``, read from ``where`` (``file x``), as ``load``
+    describes. Raises ManifestError."""
     empty = True
     for resource in _Resolver(kinds, decode).resources(documents):
         empty = False
         yield resource
     if empty:
         raise NoResources(f"no resources specified in {where}")
+
+
+def read(filename: str) -> Iterator[Document]:
+    """The documents of one file (``-``: stdin), each parsed when it is reached. Raises
+    ManifestError."""
+    return parse(_read_stdin(), "stdin") if filename == "-" else parse(_read(Path(filename)),
+                                                                          filename)
 
 
 def _walk(root: Path, recursive: bool) -> Iterator[Path]:
@@ -175,7 +197,7 @@ class _Resolver:
             for _ in self._objects(d.doc, d):  # calicoctl knows every type before decoding
                 pass
             for obj in self._objects(self._decode(d.doc), d):
-                yield Resource(obj, d.source)
+                yield Resource(obj, d.source, d.number)
 
     def _objects(self, doc: Any, where: Document) -> Iterator[dict[str, Any]]:
         for part in doc if isinstance(doc, list) else [doc]:

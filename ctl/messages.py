@@ -90,11 +90,23 @@ def describe_write(err: CtlError, kind: KindInfo, name: str, namespace: str | No
 
 
 def validation_text(causes: list[dict[str, Any]], kind: str, obj: dict) -> str:
-    """libcalico-go ``ErrorValidation.Error()``: one field, or a ``-  `` list of fields."""
-    fields = [_errored_field(c, kind, obj) for c in causes]
+    """libcalico-go ``ErrorValidation.Error()``: one field, or a ``-  `` list of fields; a
+    cause repeated at several paths is listed once (``field_paths`` says where)."""
+    fields = list(field_paths(causes, kind, obj))
     if len(fields) == 1:
         return f"error with field {fields[0]}"
     return "error with the following fields:\n" + "".join(f"-  {f}\n" for f in fields)
+
+
+def field_paths(causes: list[dict[str, Any]], kind: str, obj: dict) -> dict[str, list[str]]:
+    """Each distinct field text of ``validation_text``, in order, with the paths of the
+    object (the server's ``field``) it applies to."""
+    out: dict[str, list[str]] = {}
+    for cause in causes:
+        paths = out.setdefault(_errored_field(cause, kind, obj), [])
+        if cause.get("field"):
+            paths.append(str(cause["field"]))
+    return out
 
 
 def _errored_field(cause: dict[str, Any], kind: str, obj: dict) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -72,6 +73,63 @@ def tabwrite(rows: Sequence[Sequence[str]]) -> str:
             widths[i] = max(widths[i], len(cell) + PADDING)
     return "".join("".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + "\n"
                    for row in rows)
+
+
+# olekukonko/tablewriter v0.0.5 defaults, as calicoctl's ``node status`` uses them.
+_WRAP_AT = 30
+_DECIMAL = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})*|\d+)(?:\.\d+)?$")
+
+
+def box_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table in ``+---+`` borders, as tablewriter renders it: upper-cased centred
+    headings, cells wrapped at 30 columns (fewest ragged lines), numbers right-aligned."""
+    wrapped = [[_wrap(c) for c in row] for row in rows]
+    cells = [[lines for lines, _ in row] for row in wrapped]
+    widths = [max([len(h), *(row[i][1] for row in wrapped)]) for i, h in enumerate(header)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+\n"
+
+    def line(parts: Sequence[str]) -> str:
+        return "|" + "|".join(f" {p} " for p in parts) + "|\n"
+
+    body = []
+    for row in cells:
+        for n in range(max(len(c) for c in row)):
+            texts = [c[n] if n < len(c) else "" for c in row]
+            body.append(line([t.rjust(w) if _DECIMAL.match(t.strip()) else t.ljust(w)
+                              for t, w in zip(texts, widths)]))
+    heading = line([_centred(h.replace("_", " ").strip().upper(), w)
+                    for h, w in zip(header, widths)])
+    return rule + heading + rule + "".join(body) + rule
+
+
+def _centred(text: str, width: int) -> str:
+    gap = width - len(text)
+    return " " * (gap // 2) + text + " " * (gap - gap // 2)
+
+
+def _wrap(text: str) -> tuple[list[str], int]:
+    """tablewriter's WrapString: the words of ``text`` in lines of at most 30 columns (or
+    the longest word), with the least raggedness (the sum of each line's squared
+    shortfall); and the width the cell asks of its column (a wrapped cell: the limit)."""
+    words = text.split(" ")
+    limit = max([min(len(text), _WRAP_AT), *(len(w) for w in words)])
+    n = len(words)
+    cost, breaks = [0] * (n + 1), [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        if len(" ".join(words[i:])) <= limit:
+            cost[i], breaks[i] = 0, n
+            continue
+        cost[i] = 2 ** 31 - 1
+        for j in range(i + 1, n):
+            width = len(" ".join(words[i:j]))
+            c = (limit - width) ** 2 + cost[j] + (100_000 if width > limit else 0)
+            if c < cost[i]:
+                cost[i], breaks[i] = c, j
+    lines, i = [], 0
+    while i < n:
+        lines.append(" ".join(words[i:breaks[i]]))
+        i = breaks[i]
+    return lines, limit
 
 
 def with_namespace_column(table: dict) -> dict:
@@ -191,13 +249,25 @@ def to_json(value: Any) -> str:
 
 def render_objects(results: Sequence[dict], fmt: Format) -> str:
     """YAML / JSON / go-template output of the results of one get: one result is printed
-    bare, several as a sequence."""
+    bare, several as a sequence; without managedFields, as calicoctl (and kubectl, unless
+    asked) prints objects."""
+    results = [_without_managed_fields(r) for r in results]
     if fmt.kind == "go-template":
         return gotemplate.render(fmt.arg, gotemplate.go_view(list(results)))
     value: Any = results[0] if len(results) == 1 else list(results)
     if fmt.kind == "json":
         return to_json(value)
     return to_yaml(go_order(value))
+
+
+def _without_managed_fields(obj: dict) -> dict:
+    """``obj`` (or each item of a list) without ``metadata.managedFields``."""
+    if isinstance(obj.get("items"), list):
+        return {**obj, "items": [_without_managed_fields(i) for i in obj["items"]]}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    return obj
 
 
 def as_list(kind: str, api_version: str, items: Iterable[dict], resource_version: str) -> dict:

@@ -3,16 +3,18 @@ the summary lines of create/apply/replace/validate and of delete, and the one li
 ends a command when the server is lost midway."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 from . import batch
-from .inputs import Item
+from .inputs import Failure, Item
 from .session import CommandError, err, out
 
+R = TypeVar("R")
 
-def run_items(items: list[Item], one: Callable[[Item], str | None], *, label: str,
-              reverse: bool = False) -> list[str | None]:
-    """``one`` over every item (batch rules), each returning its error text or None; a lost
+
+def run_items(items: list[Item], one: Callable[[Item], R], *, label: str,
+              reverse: bool = False) -> list[R]:
+    """``one`` over every item (batch rules), each returning its failure or None; a lost
     server ends the command with one line naming every resource that had already
     succeeded. Raises CommandError."""
     try:
@@ -35,9 +37,10 @@ def _quoted(kind: str) -> str:
     return f"'{kind}' " if kind else ""
 
 
-def writes(command: str, past: str, items: list[Item], errors: list[str | None], *,
+def writes(command: str, past: str, items: list[Item], errors: list[Failure | None], *,
            dry_run: bool = False) -> None:
-    """calicoctl's summary lines for create/apply/replace/validate."""
+    """calicoctl's summary lines for create/apply/replace/validate, then where each failure
+    is in the input."""
     kind = _single_kind(items)
     failures = [e for e in errors if e]
     suffix = " (dry run)" if dry_run else ""
@@ -47,23 +50,23 @@ def writes(command: str, past: str, items: list[Item], errors: list[str | None],
     if command == "replace":
         out(f"Partial success: replaced the first {len(items)} out of {len(items)} "
             f"{_quoted(kind)}resources:\n")
-        err(f"hit error: {failures[-1]}\n")
-        return
-    listed = "[" + " ".join(failures) + "]"
-    successes = len(items) - len(failures)
-    if successes == 0:
-        if len(items) == 1:
+        err(f"hit error: {failures[-1].text}\n")
+    else:
+        listed = "[" + " ".join(f.text for f in failures) + "]"
+        successes = len(items) - len(failures)
+        if successes == 0 and len(items) == 1:
             err(f"failed to {command} {_quoted(kind)}resource: {listed}\n")
-        else:
+        elif successes == 0:
             err(f"failed to {command} any {_quoted(kind)}resources: {listed}\n")
-        return
-    if successes > len(failures):
-        out(f"Partial success: {past} the first {successes} out of {len(items)} "
-            f"{_quoted(kind)}resources:\n")
-    err(f"hit error{'' if command == 'create' else '(s)'}: {listed}\n")
+        else:
+            if successes > len(failures):
+                out(f"Partial success: {past} the first {successes} out of {len(items)} "
+                    f"{_quoted(kind)}resources:\n")
+            err(f"hit error{'' if command == 'create' else '(s)'}: {listed}\n")
+    _where(failures)
 
 
-def deletes(items: list[Item], errors: list[str | None], *, dry_run: bool) -> None:
+def deletes(items: list[Item], errors: list[Failure | None], *, dry_run: bool) -> None:
     """calicoctl's lines for delete: the count done, then each failure on its own line."""
     kind = _single_kind(items)
     done = sum(1 for e in errors if e is None)
@@ -72,4 +75,11 @@ def deletes(items: list[Item], errors: list[str | None], *, dry_run: bool) -> No
         out(f"Successfully deleted {done} {_quoted(kind)}resource(s)"
             f"{' (dry run)' if dry_run else ''}\n")
     if failures:
-        err("".join(f"Failed to delete {_quoted(kind)}resource: {e}\n" for e in failures) + "\n")
+        err("".join(f"Failed to delete {_quoted(kind)}resource: {f.text}\n"
+                    for f in failures) + "\n")
+        _where(failures)
+
+
+def _where(failures: list[Failure]) -> None:
+    """ctl's lines after calicoctl's: where in the input each failure's causes are."""
+    err("".join(f"{line}\n" for f in failures for line in f.where))

@@ -7,10 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import REPO, ApiserverProcess, etcdctl
+from apiserver.resources.builtins import builtins
+from apiserver.resources.catalog import Catalog
+from conftest import GROUP, REPO, ApiserverProcess, etcdctl
 
 PREFIX = "/calico/"
 
@@ -72,9 +75,18 @@ class Datastore:
 
 
 def start_server(etcd_endpoint: str, *extra: str) -> ApiserverProcess:
-    """A fresh datastore and an apiserver subprocess on it (caller stops it)."""
+    """A fresh datastore and an apiserver subprocess on it, once every built-in object
+    exists (a ``Datastore`` snapshot taken then holds them all; caller stops it)."""
     etcdctl(etcd_endpoint, "del", "--prefix", PREFIX)
-    return ApiserverProcess(etcd_endpoint, "--no-federation", *extra).start()
+    server = ApiserverProcess(etcd_endpoint, "--no-federation", *extra).start()
+    with server.client() as client:
+        for obj in builtins():
+            path = f"{GROUP}/{Catalog().kind(obj['kind']).plural}/{obj['metadata']['name']}"
+            for _ in range(200):
+                if client.get(path).status_code == 200:
+                    break
+                time.sleep(0.05)
+    return server
 
 
 def write(path: Path, text: str) -> Path:

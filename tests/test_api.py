@@ -128,7 +128,8 @@ async def test_create_existing_is_already_exists(client):
 async def test_stale_resource_version_conflicts_on_put_patch_delete(client):
     created = (await client.post(f"{GROUP}/globalnetworksets", json=gns("rv"))).json()
     stale = created["metadata"]["resourceVersion"]
-    ok = await client.put(f"{GROUP}/globalnetworksets/rv", json=created)
+    labelled = {**created, "metadata": {**created["metadata"], "labels": {"changed": "yes"}}}
+    ok = await client.put(f"{GROUP}/globalnetworksets/rv", json=labelled)
     assert ok.status_code == 200
     r = await client.put(f"{GROUP}/globalnetworksets/rv", json=created)
     assert r.status_code == 409 and r.json()["reason"] == "Conflict"
@@ -171,7 +172,7 @@ async def test_patch_types(client):
              "metadata": {"name": "default", "labels": {"keep": "me"}},
              "spec": {"logSeverityScreen": "Info", "failsafeInboundHostPorts": [
                  {"protocol": "TCP", "port": 22}]}}
-    await client.post(f"{GROUP}/felixconfigurations", json=felix)
+    await client.put(f"{GROUP}/felixconfigurations/default", json=felix)   # a built-in
     wireguard = (REPO / "examples" / "patches" / "wireguard-merge-patch.json").read_text()
     r = await client.patch(f"{GROUP}/felixconfigurations/default", content=wireguard,
                            headers={"Content-Type": "application/merge-patch+json"})

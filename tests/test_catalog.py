@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from apiserver.app import SCHEMAS, create_app
 from apiserver.config import Settings
 from apiserver.resources.catalog import KINDS, Catalog, Kind
-from apiserver.resources.fieldview import Report
+from apiserver.resources.checking import Report
 from apiserver.resources.strategies import UNSERVED, Strategy
 from apiserver.resources.tables import Col
 from apiserver.resources.validation import Validator
@@ -81,7 +81,7 @@ WIDGET = Kind("Widget", "widgets", namespaced=True, aliases=("widget", "widgets"
               columns=(Col("NAME", "metadata.name"), Col("SIZE", "spec.size"),
                        Col("COLOUR", "spec.colour", wide=True)),
               strategy=Strategy(defaults=(_widget_default,), checks=(_widget_check,),
-                                transitions=(_widget_transition,)))
+                                update_rules=(_widget_transition,)))
 
 WIDGET_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Widget",
@@ -142,7 +142,7 @@ async def test_a_new_kind_is_one_row_one_strategy_and_one_schema(widgets):
 
     obj = created.json()
     obj["spec"]["colour"] = "red"
-    refused = await c.put(f"{base}/w1", json=obj)                              # its transitions
+    refused = await c.put(f"{base}/w1", json=obj)                              # its update_rules
     assert refused.status_code == 422 and "cannot be changed" in refused.text
     obj["spec"] = {"size": 4, "colour": "blue"}
     assert (await c.put(f"{base}/w1", json=obj)).status_code == 200

@@ -25,6 +25,9 @@ BASES = {
     "patch": [["ippool", "n", "-p", "{}"], ["ippool", "n"]],
     "label": [["pool", "n", "a"], ["pool", "a"], ["pool", "-l", "s", "a"]],
     "version": [[]], "completion": [["bash"]],
+    "convert": [["-f", "x"], []], "node": [["status"]], "cluster": [["diags"]],
+    "datastore": [["migrate", "export"], ["migrate", "import", "-f", "x"],
+                  ["migrate", "import"]],
 }
 
 

@@ -88,7 +88,8 @@ def test_replace_needs_the_object_and_stale_versions_conflict(run, tmp_path):
     assert r.stderr == "hit error: resource does not exist: IPPool(pool1) with error: <nil>\n"
     run("create", "-f", f)
     stale = run("get", "ippool", "pool1", "-o", "yaml").stdout
-    assert run("replace", "-f", f).stdout == "Successfully replaced 1 'IPPool' resource(s)\n"
+    changed = manifest(tmp_path, POOL.replace("foo == 'bar'", "foo == 'baz'"), "changed.yaml")
+    assert run("replace", "-f", changed).stdout == "Successfully replaced 1 'IPPool' resource(s)\n"
     r = run("replace", "-f", manifest(tmp_path, stale, "stale.yaml"))
     assert r.code == 1 and r.stderr == "hit error: update conflict: IPPool(pool1)\n"
     r = run("apply", "-f", str(tmp_path / "stale.yaml"))
@@ -689,17 +690,23 @@ def test_field_errors_name_the_offending_end_of_a_port_range(run, tmp_path):
               "metadata": {"name": "ports"},
               "spec": {"ingress": [{"action": "Allow", "protocol": "TCP",
                                     "destination": {"ports": [80, "0:65535"]}}]}}
-    r = run("create", "-f", manifest(tmp_path, yaml.safe_dump(policy)))
+    f = manifest(tmp_path, yaml.safe_dump(policy))
+    r = run("create", "-f", f)
     assert (r.code, r.stderr) == (1, "failed to create 'GlobalNetworkPolicy' resource: [error "
                                      "with field Port = '0' (port range invalid, port number "
-                                     "must be between 1 and 65535)]\n")
+                                     "must be between 1 and 65535)]\n"
+                                     f"file {f}, document 1 (GlobalNetworkPolicy ports): "
+                                     "spec.ingress[0].destination.ports[1]\n")
 
 
 def test_default_only_bgp_fields_are_refused_without_a_value(run, tmp_path):
     config = {"apiVersion": "projectcalico.org/v3", "kind": "BGPConfiguration",
               "metadata": {"name": "node.a"}, "spec": {"nodeToNodeMeshEnabled": True}}
-    r = run("apply", "-f", manifest(tmp_path, yaml.safe_dump(config)))
+    f = manifest(tmp_path, yaml.safe_dump(config))
+    r = run("apply", "-f", f)
     assert (r.code, r.stderr) == (1, "failed to apply 'BGPConfiguration' resource: [error with "
                                      "field BGPConfiguration.Spec.NodeToNodeMeshEnabled (Cannot "
                                      "set nodeToNodeMeshEnabled on a non default BGP "
-                                     "Configuration.)]\n")
+                                     "Configuration.)]\n"
+                                     f"file {f}, document 1 (BGPConfiguration node.a): "
+                                     "spec.nodeToNodeMeshEnabled\n")

@@ -210,3 +210,11 @@ async def test_an_importer_follows_a_change_of_its_export(clean_etcd, peer_etcd,
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_the_built_in_profile_is_no_exception(exporter):
+    """The virtual profile that every datastore has is subject to the export rules too."""
+    default_allow = f"{GROUP}/profiles/projectcalico-default-allow"
+    assert (await exporter["admin"].get(default_allow)).status_code == 200
+    assert (await exporter["peer"].get(default_allow)).status_code == 404
+    assert "projectcalico-default-allow" not in await names(exporter["peer"], "profiles")

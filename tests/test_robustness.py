@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from apiserver.resources.builtins import builtins
 from conftest import GROUP, ApiserverProcess, running_server
 
 PLURALS = ["globalnetworksets", "networksets", "networkpolicies", "globalnetworkpolicies",
@@ -136,9 +137,8 @@ def test_fuzz_network_set_writes_never_5xx(fuzz_server, method, body, dry_run):
             ACKNOWLEDGED.add(("GlobalNetworkSet", None, name))
 
 
-BUILT_IN = {("Tier", None, "default"), ("Tier", None, "kube-admin"),
-            ("Tier", None, "kube-baseline"), ("ClusterInformation", None, "default"),
-            ("Profile", None, "projectcalico-default-allow")}
+BUILT_IN = {(obj["kind"], None, obj["metadata"]["name"]) for obj in builtins()} | {
+    ("Profile", None, "projectcalico-default-allow")}
 
 
 def test_after_fuzzing_only_acknowledged_objects_are_stored(fuzz_server):

@@ -1,5 +1,5 @@
 """Trust (issue 9): continue tokens bound to their list, DeleteOptions bodies honoured,
-no 5xx from client input, Kubernetes resourceVersion semantics, selector-watch transitions.
+no 5xx from client input, Kubernetes resourceVersion semantics, selector-watch update_rules.
 Against a real etcd and real HTTP."""
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ async def test_deletion_fields_are_stripped_and_finalizers_refused(client):
     assert r.status_code == 422
 
 
-# -- 6. selector watch transitions ------------------------------------------------------------
+# -- 6. selector watch update_rules ------------------------------------------------------------
 async def test_a_label_selector_watch_reports_transitions(client):
     await client.post(GNS, json=gns("w", ["10.0.0.0/24"], {"sel": "yes"}))
     rv = await _rv(client)

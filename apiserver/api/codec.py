@@ -10,6 +10,7 @@ import yaml
 from aiohttp import web
 
 from ..resources.errors import ApiError, BadRequest, UnsupportedMediaType
+from ..resources.patch import APPLY
 
 JSON = "application/json"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
@@ -111,6 +112,11 @@ def parse_body(raw: bytes, content_type: str) -> Any:
     except UnicodeDecodeError as err:
         raise BadRequest(f"the request body is not valid UTF-8 (byte {err.start})") from None
     base = base_type(content_type)
+    if base == APPLY:   # YAML, which kubectl sends as JSON: that is read as JSON (1e3 too)
+        try:
+            return parse_body(raw, JSON)
+        except BadRequest:
+            base = YAML_TYPES[0]
     try:
         if base in YAML_TYPES:
             value = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
@@ -139,7 +145,7 @@ async def read_body(raw: bytes, content_type: str) -> Any:
     """``parse_body``; a large YAML body is parsed in a thread, so its Python-level
     construction (about 1 s for 2.5 MB) shares the interpreter with other requests. JSON is
     parsed in place: its C decoder holds the interpreter lock either way, and is fast."""
-    if len(raw) < LARGE_BODY or base_type(content_type) not in YAML_TYPES:
+    if len(raw) < LARGE_BODY or base_type(content_type) not in (*YAML_TYPES, APPLY):
         return parse_body(raw, content_type)
     return await asyncio.to_thread(parse_body, raw, content_type)
 
@@ -153,8 +159,13 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def respond(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=dumps(value), status=status, content_type=JSON)
+def respond(value: Any, status: int = 200, *, warnings: Iterable[str] = ()) -> web.Response:
+    """``value`` as JSON, with a ``Warning: 299 - "…"`` header per warning, as
+    kube-apiserver sends them (kubectl prints each)."""
+    response = web.Response(body=dumps(value), status=status, content_type=JSON)
+    for text in warnings:
+        response.headers.add("Warning", f"299 - {json.dumps(text)}")
+    return response
 
 
 STREAM_CHUNK = 256 * 1024

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..resources.catalog import API_VERSION, GROUP, VERSION, Catalog, Kind
 from ..resources.calico import CALICO_VERSION
-from ..resources.patch import JSON_PATCH, PATCH_TYPES
+from ..resources.patch import APPLY, JSON_PATCH, PATCH_TYPES
 from ..resources.validation import Validator
 from . import keys
 from .codec import JSON, YAML_TYPES, respond, respond_raw
@@ -47,7 +47,8 @@ async def api_group(request: web.Request) -> web.Response:
 async def resource_list(request: web.Request) -> web.Response:
     resources = []
     for kind in request.app[keys.CATALOG]:
-        verbs = READ_VERBS if kind.read_only else ALL_VERBS
+        verbs = ALL_VERBS if not kind.read_only else \
+            sorted(READ_VERBS + ["patch"]) if kind.strategy.patchable else READ_VERBS
         resources.append({"name": kind.plural, "singularName": kind.singular,
                           "namespaced": kind.namespaced, "kind": kind.kind, "verbs": verbs,
                           "shortNames": kind.short_names, "categories": ["calico"]})
@@ -101,9 +102,11 @@ ERROR_CODES = {
     "429": "TooManyRequests: too many open watches",
     "503": "ServiceUnavailable: etcd is unreachable",
     "504": "Timeout: the request (or a wait for a future resourceVersion) took too long",
+    "507": "InsufficientStorage: etcd is out of space",
 }
 _READ_ERRORS = ("400", "401", "403", "404", "410", "429", "503", "504")
-_WRITE_ERRORS = ("400", "401", "403", "404", "405", "409", "413", "415", "422", "503", "504")
+_WRITE_ERRORS = ("400", "401", "403", "404", "405", "409", "413", "415", "422", "503", "504",
+                 "507")
 _NAME_ERRORS = ("400", "401", "403", "404", "503", "504")
 
 
@@ -116,12 +119,20 @@ def openapi(catalog: Catalog, validator: Validator) -> dict:
     paths: dict[str, Any] = {}
     for kind in catalog:
         gvk = {"group": GROUP, "version": VERSION, "kind": kind.kind}
-        schemas[kind.kind] = _oas30(validator.schema(kind.kind))
+        schemas[kind.kind] = _kind_schema(validator.schema(kind.kind))
         schemas[f"{kind.kind}List"] = _list_schema(kind)
         paths.update(_kind_paths(kind, gvk))
     return {"openapi": "3.0.0",
             "info": {"title": f"Calico {API_VERSION}", "version": CALICO_VERSION},
             "paths": paths, "components": {"schemas": schemas}}
+
+
+def _kind_schema(schema: dict) -> dict:
+    """A kind's schema as served: in OpenAPI's dialect, and with the name required, as the
+    server requires it (it does not generate names)."""
+    served = _oas30(schema)
+    served["properties"]["metadata"]["required"] = ["name"]
+    return served
 
 
 def _ref(name: str) -> dict:
@@ -171,13 +182,13 @@ def _meta_schemas() -> dict[str, dict]:
     json_patch = {"type": "array", "description": "RFC 6902 operations", "items": _strict(
         {"op": _string(enum=["add", "remove", "replace", "move", "copy", "test"]),
          "path": _string(), "from": _string(), "value": {}}, required=["op", "path"])}
-    merge_patch = {"type": "object", "description": "RFC 7386 merge patch (strategic merge "
-                   "patch is the same for these types: they carry no patch strategies)"}
+    patch = {"type": "object", "description": "an RFC 7386 merge patch (a strategic merge "
+             "patch is the same for these types: they carry no patch strategies), or the "
+             "fields a manager applies (server-side apply)"}
     return {META + "StatusCause": cause, META + "StatusDetails": details,
             META + "ListMeta": list_meta, META + "Status": status,
             META + "Preconditions": preconditions, META + "DeleteOptions": delete_options,
-            META + "WatchEvent": event, META + "JSONPatch": json_patch,
-            META + "MergePatch": merge_patch}
+            META + "WatchEvent": event, META + "JSONPatch": json_patch, META + "Patch": patch}
 
 
 def _list_schema(kind: Kind) -> dict:
@@ -243,8 +254,10 @@ def ecma_pattern(pattern: str) -> str:
 
 
 # -- paths -----------------------------------------------------------------------------------
-def _query(name: str, schema: dict, description: str) -> dict:
-    return {"name": name, "in": "query", "description": description, "schema": schema}
+def _query(name: str, schema: dict, description: str, *, empty: bool = True) -> dict:
+    """A query parameter; an empty value means "not given" unless ``empty`` is False."""
+    return {"name": name, "in": "query", "description": description, "schema": schema,
+            "allowEmptyValue": empty}
 
 
 def _path_param(name: str, description: str) -> dict:
@@ -253,6 +266,7 @@ def _path_param(name: str, description: str) -> dict:
 
 
 _BOOLEAN = {"type": "boolean"}
+_DRY_RUN = {"type": "array", "items": _string(enum=["All"])}
 _UINT63 = {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX}
 LIST_PARAMETERS = [
     _query("labelSelector", _string(), "Kubernetes label selector"),
@@ -269,13 +283,18 @@ LIST_PARAMETERS = [
     _query("timeoutSeconds", _UINT63, "end a watch after this many seconds"),
 ]
 WRITE_PARAMETERS = [
-    _query("dryRun", _string(enum=["All"]), "run every check but do not write"),
-    _query("fieldManager", _string(), "the writer's name (accepted; not recorded)"),
+    _query("dryRun", _DRY_RUN, "run every check but do not write", empty=False),
+    _query("fieldManager", _string(maxLength=128),
+           "the writer's name in metadata.managedFields (default: the User-Agent's product; "
+           "required for apply)"),
     _query("fieldValidation", _string(enum=["Ignore", "Strict", "Warn"]),
-           "unknown and duplicate fields are always rejected (Strict), whatever is asked"),
+           "unknown or duplicate fields: Strict (the default) rejects them, Warn drops them "
+           "with a Warning header, Ignore drops them"),
 ]
+PATCH_PARAMETERS = WRITE_PARAMETERS + [
+    _query("force", _BOOLEAN, "apply only: take over fields other managers own")]
 DELETE_PARAMETERS = [
-    _query("dryRun", _string(enum=["All"]), "run every check but do not delete"),
+    _query("dryRun", _DRY_RUN, "run every check but do not delete", empty=False),
     _query("resourceVersion", _string(), "delete only at this resourceVersion (else 409)"),
 ]
 
@@ -304,8 +323,8 @@ def _kind_paths(kind: Kind, gvk: dict) -> dict[str, dict]:
     obj = _content(_ref(kind.kind), JSON)
     body = {"required": True, "content": _content(_ref(kind.kind), JSON, *YAML_TYPES)}
     patch = {"required": True, "content": {
-        t: {"schema": _ref(META + ("JSONPatch" if t == JSON_PATCH else "MergePatch"))}
-        for t in PATCH_TYPES}}
+        t: {"schema": _ref(META + ("JSONPatch" if t == JSON_PATCH else "Patch"))}
+        for t in (*PATCH_TYPES, APPLY)}}
     listed = {**_content(_ref(f"{kind.kind}List"), JSON),
               "application/json;stream=watch": {"schema": _ref(META + "WatchEvent")}}
     writable = not kind.read_only
@@ -336,9 +355,13 @@ def _kind_paths(kind: Kind, gvk: dict) -> dict[str, dict]:
         item["put"] = _operation(gvk, "put", f"replace{op}", f"replace a {kind.kind}",
                                  _responses("200", obj, _WRITE_ERRORS),
                                  parameters=WRITE_PARAMETERS, requestBody=body)
-        item["patch"] = _operation(gvk, "patch", f"patch{op}", f"patch a {kind.kind}",
+    if writable or kind.strategy.patchable:
+        only = "" if writable else " (read-only but for spec." + ", spec.".join(
+            kind.strategy.patchable) + ")"
+        item["patch"] = _operation(gvk, "patch", f"patch{op}", f"patch a {kind.kind}{only}",
                                    _responses("200", obj, _WRITE_ERRORS),
-                                   parameters=WRITE_PARAMETERS, requestBody=patch)
+                                   parameters=PATCH_PARAMETERS, requestBody=patch)
+    if writable:
         item["delete"] = _operation(
             gvk, "delete", f"delete{op}", f"delete a {kind.kind}; answers the object",
             _responses("200", obj, _WRITE_ERRORS), parameters=DELETE_PARAMETERS,
@@ -358,6 +381,6 @@ def _kind_paths(kind: Kind, gvk: dict) -> dict[str, dict]:
             "patch": _operation(gvk, "patch", f"patch{op}Status",
                                 f"patch the status of a {kind.kind}",
                                 _responses("200", obj, _WRITE_ERRORS),
-                                parameters=WRITE_PARAMETERS, requestBody=patch)}
+                                parameters=PATCH_PARAMETERS, requestBody=patch)}
     return paths
 

@@ -10,12 +10,12 @@ from aiohttp import web
 
 from ..resources import selectors, tables
 from ..resources.catalog import API_VERSION, Kind
-from ..resources.errors import (ApiError, BadRequest, Gone, MethodNotAllowed, NotFound,
-                                UnsupportedMediaType)
-from ..resources.patch import PATCH_TYPES
-from ..resources.store import Actor, ListOptions, ResourceStore
+from ..resources.errors import (ApiError, BadRequest, Cause, Gone, Invalid, MethodNotAllowed,
+                                NotFound, UnsupportedMediaType)
+from ..resources.patch import APPLY, PATCH_TYPES
+from ..resources.store import Actor, ListOptions, ResourceStore, WriteOptions
 from . import connections, keys
-from .codec import base_type, dumps, read_body, respond, respond_list
+from .codec import base_type, dumps, read_body, respond, respond_list, respond_raw
 
 PREFIX = "/apis/projectcalico.org/v3"
 COLLECTION = "/{plural}"
@@ -53,12 +53,30 @@ def _kind(request: web.Request) -> tuple[Kind, str | None]:
         raise NotFound(f"{kind.kind} has no subresource {sub!r}")
     if request.method not in ("GET", "HEAD"):
         keys.authorize(request, _verb(request), kind)
-        if kind.read_only:   # before the body is read: whatever it holds, the answer is 405
+        if kind.read_only and not (request.method == "PATCH" and kind.strategy.patchable):
+            # before the body is read: whatever it holds, the answer is 405
             name = request.match_info.get("name")
             raise MethodNotAllowed(f"operation {_verb(request).capitalize()} is not supported "
                                    f"on {kind.kind}" + (f"({name})" if name else "")
                                    + ": it is read-only", kind=kind.kind, name=name)
+    _check_query(request)
     return kind, namespace
+
+
+LIST_PARAMETERS = frozenset({"dryRun"})
+FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
+
+
+def _check_query(request: web.Request) -> None:
+    """BadRequest for what the OpenAPI document rules out on every path: a parameter given
+    twice (only dryRun is a list) and, on a write, a fieldValidation that is none of
+    Kubernetes' directives."""
+    for name in request.query:
+        if name not in LIST_PARAMETERS and len(request.query.getall(name)) > 1:
+            raise BadRequest(f"the query parameter {name} is given more than once")
+    directive = request.query.get("fieldValidation", "")
+    if request.method in ("POST", "PUT", "PATCH") and directive not in FIELD_VALIDATION:
+        raise BadRequest(f"fieldValidation must be Ignore, Strict or Warn, not {directive!r}")
 
 
 _RESOURCE_PATH = re.compile(re.escape(PREFIX) + r"(?:/namespaces/(?P<namespace>[^/]+))?"
@@ -79,7 +97,8 @@ def allowed_methods(request: web.Request) -> set[str] | None:
     reads = {"GET", "HEAD"}
     name = parts.get("name")
     if kind.read_only:
-        return reads
+        return reads | ({"PATCH"} if kind.strategy.patchable and name and "sub" not in parts
+                        else set())
     if name is None:
         return reads | {"POST"}
     if "sub" in parts:
@@ -147,22 +166,30 @@ async def _body(request: web.Request, content_type: str | None = None):
                            content_type or request.headers.get("Content-Type", ""))
 
 
-def _wants_table(request: web.Request) -> bool:
-    return "as=Table" in request.headers.get("Accept", "")
-
-
-def _table(request: web.Request, kind: Kind, objects: list[dict]) -> dict:
-    include = request.query.get("includeObject", "Object") != "None"
-    return tables.table(kind.columns, objects, include_objects=include)
+def _table_rows(request: web.Request) -> str | None:
+    """How the rows of the Table a request asks for (``Accept: …;as=Table``) carry their
+    objects: ``includeObject``, whole by default (ctl reads them; kube-apiserver's default is
+    ``Metadata``), 400 for a value kube-apiserver does not know; None for a request that
+    asks for no Table."""
+    if "as=Table" not in request.headers.get("Accept", ""):
+        return None
+    include = request.query.get("includeObject") or "Object"
+    if include not in tables.INCLUDE_OBJECT:
+        raise BadRequest(f'unrecognized includeObject value: "{include}"')
+    return include
 
 
 async def get(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
     keys.authorize(request, "get", kind)
-    obj = await _store(request).get(kind, request.match_info["name"], namespace, _actor(request))
-    if _wants_table(request):
-        return respond(_table(request, kind, [obj]))
-    return respond(obj)
+    rows = _table_rows(request)
+    entry = await _store(request).get(kind, request.match_info["name"], namespace,
+                                      _actor(request))
+    if rows is not None:
+        body = tables.table(kind.columns, [entry.obj], include=rows)
+        body["metadata"] = {"resourceVersion": entry.obj["metadata"]["resourceVersion"]}
+        return respond(body)
+    return respond_raw(entry.json())
 
 
 def _integer(request: web.Request, name: str) -> int | None:
@@ -214,46 +241,101 @@ async def list_or_watch(request: web.Request) -> web.StreamResponse:
         return await watch(request, kind, namespace)
     keys.authorize(request, "list", kind)
     options = _list_options(request)
+    rows = _table_rows(request)
     page = await _store(request).list(kind, namespace, options, _actor(request))
     meta = {"resourceVersion": str(page.revision)}
     if page.continue_token:
         meta["continue"] = page.continue_token
-    if _wants_table(request):
-        body = _table(request, kind, page.items)
+    if rows is not None:
+        body = tables.table(kind.columns, page.items, include=rows)
         body["metadata"] = meta
         return respond(body)
     return await respond_list(request, {"apiVersion": API_VERSION, "kind": f"{kind.kind}List",
                                         "metadata": meta}, (e.json() for e in page.entries))
 
 
+OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+MAX_MANAGER = 128   # kube's FieldManagerMaxLength
+
+
+def _write_options(request: web.Request, *, apply: bool = False) -> WriteOptions:
+    """The write's ``fieldManager`` (by default the User-Agent's product, as kube-apiserver
+    derives it; required for apply), ``fieldValidation`` (checked by ``_check_query``;
+    Strict by default) and ``force`` (a patch's, for apply only). 422 for options
+    kube-apiserver refuses."""
+    q = request.query
+    force = request.method == "PATCH" and "force" in q
+    if force:
+        _check_flag(request, "force")
+    manager = q.get("fieldManager", "")
+    problems = []
+    if apply and not manager:
+        problems.append(Cause("fieldManager", "Required value: is required for apply patch",
+                              "FieldValueRequired"))
+    if force and not apply:
+        problems.append(Cause("force", "Forbidden: may not be specified for non-apply patch",
+                              "FieldValueForbidden"))
+    if len(manager) > MAX_MANAGER:
+        problems.append(Cause("fieldManager", f"Too long: may not be more than {MAX_MANAGER} "
+                              "bytes", "FieldValueTooLong"))
+    bad = next(((i, c) for i, c in enumerate(manager) if not c.isprintable()), None)
+    if bad is not None:
+        problems.append(Cause("fieldManager", f"Invalid value: invalid character "
+                              f"U+{ord(bad[1]):04X} (at position {bad[0]})", "FieldValueInvalid"))
+    if problems:
+        listed = ", ".join(f"{c.field}: {c.message}" for c in problems)
+        raise Invalid(f'{OPTIONS_KIND[request.method]}.meta.k8s.io "" is invalid: '
+                      + (f"[{listed}]" if len(problems) > 1 else listed), causes=problems)
+    return WriteOptions(manager=manager or _user_agent_product(request),
+                        validation=q.get("fieldValidation") or "Strict",
+                        force=force and _flag(request, "force"))
+
+
+def _user_agent_product(request: web.Request) -> str:
+    """``kubectl`` of ``kubectl/v1.37.1 (linux/amd64) kubernetes/abc``: printable, at most
+    MAX_MANAGER characters (kube-apiserver's default field manager)."""
+    product = request.headers.get("User-Agent", "").split("/")[0]
+    return "".join(c for c in product if c.isprintable())[:MAX_MANAGER]
+
+
 async def create(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
+    options = _write_options(request)
     obj = await _store(request).create(kind, namespace, await _body(request),
-                                       dry_run=_dry_run(request), actor=_actor(request))
-    return respond(obj, 201)
+                                       dry_run=_dry_run(request), actor=_actor(request),
+                                       options=options)
+    return respond(obj, 201, warnings=options.warnings)
 
 
 async def replace(request: web.Request) -> web.StreamResponse:
     kind, namespace = _kind(request)
+    options = _write_options(request)
     obj = await _store(request).replace(
         kind, namespace, request.match_info["name"], await _body(request),
         dry_run=_dry_run(request), actor=_actor(request),
-        subresource=request.match_info.get("subresource"))
-    return respond(obj)
+        subresource=request.match_info.get("subresource"), options=options)
+    return respond(obj, warnings=options.warnings)
 
 
 async def patch(request: web.Request) -> web.StreamResponse:
+    """A patch document applied to the stored object, or a server-side apply (201 when it
+    creates the object)."""
     kind, namespace = _kind(request)
     content_type = base_type(request.headers.get("Content-Type", ""))
-    if content_type not in PATCH_TYPES:
+    if content_type not in (*PATCH_TYPES, APPLY):
         raise UnsupportedMediaType(f"the patch content type {content_type!r} is not supported; "
-                                   "use one of " + ", ".join(PATCH_TYPES))
-    document = await _body(request, "application/json")
-    obj = await _store(request).patch(
-        kind, namespace, request.match_info["name"], content_type, document,
-        dry_run=_dry_run(request), actor=_actor(request),
-        subresource=request.match_info.get("subresource"))
-    return respond(obj)
+                                   "use one of " + ", ".join((*PATCH_TYPES, APPLY)))
+    options = _write_options(request, apply=content_type == APPLY)
+    args = dict(dry_run=_dry_run(request), actor=_actor(request),
+                subresource=request.match_info.get("subresource"), options=options)
+    name, store = request.match_info["name"], _store(request)
+    if content_type == APPLY:
+        obj, created = await store.apply(kind, namespace, name, await _body(request, APPLY),
+                                         **args)
+        return respond(obj, 201 if created else 200, warnings=options.warnings)
+    obj = await store.patch(kind, namespace, name, content_type,
+                            await _body(request, "application/json"), **args)
+    return respond(obj, warnings=options.warnings)
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
@@ -306,7 +388,8 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
     first when it is absent or 0); a compacted start yields one 410 ERROR event."""
     store, settings = _store(request), request.app[keys.SETTINGS]
     options = _list_options(request)
-    keep = store.filter_for(kind, options, _actor(request))
+    events = _Events(kind, _table_rows(request))
+    matches = store.filter_for(kind, options, _actor(request))
     asked = _integer(request, "timeoutSeconds")
     timeout = settings.watch_timeout if asked is None else min(asked, settings.watch_timeout)
     bookmarks = _flag(request, "allowWatchBookmarks")
@@ -320,8 +403,8 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
                 sub = cache.subscribe(kind, namespace, since)
             else:
                 sub = cache.subscribe(kind, namespace, 0)
-                initial = [_event("ADDED", e.json()) for e in cache.entries(kind, namespace)
-                           if keep(e.obj)]
+                initial = [events.line("ADDED", e.obj, e.json())
+                           for e in cache.entries(kind, namespace) if matches(e.obj)]
         except Gone as err:
             sub, initial = None, [_error_event(err)]
         resp = web.StreamResponse(headers={"Content-Type": "application/json;stream=watch"})
@@ -330,7 +413,8 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
             for line in initial:
                 await _write(resp, line, settings.watch_write_timeout)
             if sub is not None:
-                await _stream(request, resp, sub, kind, keep, timeout, bookmarks, settings, cache)
+                await _stream(request, resp, sub, events, matches, timeout, bookmarks, settings,
+                              cache)
         except (ConnectionResetError, TimeoutError):   # the client left or stopped reading
             pass
         finally:
@@ -341,7 +425,28 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
         return resp
 
 
-async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: float,
+class _Events:
+    """A watch's event lines. Each object is itself or, for a client that asked for a Table,
+    a one-row Table that only the first event gives column definitions, as kube-apiserver's
+    watch encoder does: ``kubectl get --watch`` keeps the columns it printed the list with."""
+
+    def __init__(self, kind: Kind, rows: str | None) -> None:
+        self.kind, self.rows, self.headers = kind, rows, True
+
+    def line(self, type_: str, obj: dict, obj_json: bytes | None = None) -> bytes:
+        if self.rows is None:
+            return _event(type_, dumps(obj) if obj_json is None else obj_json)
+        body = tables.table(self.kind.columns, [obj], include=self.rows, headers=self.headers)
+        body["metadata"] = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+        self.headers = False
+        return _event(type_, dumps(body))
+
+    def bookmark(self, revision: int) -> bytes:
+        return self.line("BOOKMARK", {"kind": self.kind.kind, "apiVersion": API_VERSION,
+                                      "metadata": {"resourceVersion": str(revision)}})
+
+
+async def _stream(request: web.Request, resp, sub, events: _Events, matches, timeout: float,
                   bookmarks: bool, settings, cache) -> None:
     """Write the subscription's changes until the timeout, an error, or the client leaves
     (noticed within ``IDLE_CHECK`` seconds even when nothing is written)."""
@@ -355,7 +460,7 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
         if now >= next_bookmark:   # due after a quiet interval, filtered-out changes or not
             next_bookmark = now + settings.bookmark_interval
             if bookmarks and sub.queue.empty():
-                await _write(resp, _bookmark(kind, cache.revision), settings.watch_write_timeout)
+                await _write(resp, events.bookmark(cache.revision), settings.watch_write_timeout)
             continue
         try:
             async with asyncio.timeout(min(deadline, next_bookmark, now + IDLE_CHECK) - now):
@@ -366,27 +471,28 @@ async def _stream(request: web.Request, resp, sub, kind: Kind, keep, timeout: fl
             if isinstance(sub.error, ApiError):
                 await _write(resp, _error_event(sub.error), settings.watch_write_timeout)
             return
-        event = _filtered(change, keep)
+        event = _filtered(change, matches)
         if event:
-            await _write(resp, event, settings.watch_write_timeout)
+            await _write(resp, events.line(*event), settings.watch_write_timeout)
             next_bookmark = loop.time() + settings.bookmark_interval
 
 
-def _filtered(change, keep) -> bytes | None:
-    """The event a selector watch sees, as Kubernetes reports it: an object that starts
-    matching is ADDED, one that stops matching is DELETED (its last matching state, at the
-    revision of the change), one that matches before and after is MODIFIED."""
-    now = keep(change.entry.obj)
+def _filtered(change, matches) -> tuple[str, dict, bytes | None] | None:
+    """The event (type, object and its JSON if at hand) a selector watch sees, as Kubernetes
+    reports it: an object that starts matching is ADDED, one that stops matching is DELETED
+    (its last matching state, at the revision of the change), one that matches before and
+    after is MODIFIED."""
+    now = matches(change.entry.obj)
     if change.type != "MODIFIED":
-        return _event(change.type, change.entry.json()) if now else None
-    before = keep(change.prev.obj) if change.prev is not None else now
+        return (change.type, change.entry.obj, change.entry.json()) if now else None
+    before = matches(change.prev.obj) if change.prev is not None else now
     if now:
-        return _event("MODIFIED" if before else "ADDED", change.entry.json())
+        return "MODIFIED" if before else "ADDED", change.entry.obj, change.entry.json()
     if not before:
         return None
     gone = change.prev.obj
-    return _event("DELETED", dumps({**gone, "metadata": {
-        **gone["metadata"], "resourceVersion": str(change.revision)}}))
+    return "DELETED", {**gone, "metadata": {**gone["metadata"],
+                                            "resourceVersion": str(change.revision)}}, None
 
 
 async def _write(resp: web.StreamResponse, line: bytes, timeout: float) -> None:
@@ -399,10 +505,5 @@ def _event(type_: str, obj_json: bytes) -> bytes:
 
 
 def _error_event(err: ApiError) -> bytes:
+    """An ERROR event: its Status is never a Table (kube-apiserver passes it through)."""
     return _event("ERROR", dumps(err.status()))
-
-
-def _bookmark(kind: Kind, revision: int) -> bytes:
-    return _event("BOOKMARK", dumps({"kind": kind.kind, "apiVersion": API_VERSION,
-                                     "metadata": {"resourceVersion": str(revision)}}))
-

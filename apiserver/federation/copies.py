@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable, TypeVar
 
 from ..resources.catalog import API_VERSION, KINDS, Kind
-from ..resources.codec import dumps
+from ..resources.stored import dumps
 from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
                                 NotFound, TooLarge)
 from ..resources.formats import IPNetwork, parse_cidr

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..storage.interface import Compacted, Storage, StorageError, WatchEvent
-from ..storage.keys import ROOT, collection_prefix, object_key, parse_key
-from . import codec
+from ..storage.layout import ROOT, collection_prefix, object_key, parse_key
+from . import stored
 from .catalog import Catalog, Kind
 from .errors import Gone, ServiceUnavailable
 from .storage_errors import translated
@@ -47,7 +47,7 @@ class Entry:
 
     def json(self) -> bytes:
         if self._json is None:
-            self._json = codec.dumps(self.obj)
+            self._json = stored.dumps(self.obj)
         return self._json
 
 
@@ -59,7 +59,7 @@ def make_entry(kind: Kind, key: str, value: bytes, revision: int,
     if parsed is None or bool(parsed[1]) != kind.namespaced:
         return None
     try:
-        obj = codec.decode(kind, value, revision)
+        obj = stored.decode(kind, value, revision)
     except ValueError:
         return None
     return Entry(kind, key, parsed[1], parsed[2], obj, revision, create_revision)
@@ -70,7 +70,7 @@ class Change:
     type: str  # ADDED | MODIFIED | DELETED
     entry: Entry
     revision: int
-    prev: Entry | None = None  # the version a MODIFIED replaced (for selector transitions)
+    prev: Entry | None = None  # the version a MODIFIED replaced (for selector update_rules)
 
 
 @dataclass(eq=False)

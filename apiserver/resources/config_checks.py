@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.fieldview import (
+from apiserver.resources.checking import (
     Report, as_mapping, check_durations, items, mapping, text)
 from apiserver.resources.formats import (
     INTERFACE_NAME, cidr_problem, ip_version, is_duration, is_go_regexp, is_name, parse_port,

@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 
-from ..storage import interface as st
+from ..storage.interface import KeyExists, Storage
 from .errors import BadRequest
 from .storage_errors import translated
 
@@ -30,7 +30,7 @@ def _invalid() -> BadRequest:
 
 
 class ContinueTokens:
-    def __init__(self, storage: st.Storage) -> None:
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self._key: bytes | None = None
 
@@ -41,7 +41,7 @@ class ContinueTokens:
                 if kv is None:
                     try:
                         await self.storage.create(KEY_PATH, secrets.token_bytes(32))
-                    except st.KeyExists:
+                    except KeyExists:
                         pass
                     kv = await self.storage.get(KEY_PATH)
             self._key = kv.value if kv else secrets.token_bytes(32)

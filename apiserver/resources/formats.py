@@ -131,12 +131,6 @@ def _parse_cidr(text: str, allow_ip: bool) -> Cidr | None:
     return Cidr(address, int(prefix_text))
 
 
-def canonical_cidr(text: str) -> str:
-    """The canonical (masked, compressed) form of a CIDR or IP; ``text`` itself if invalid."""
-    cidr = parse_cidr(text)
-    return text if cidr is None else str(cidr.network)
-
-
 def cidr_problem(text: object, *, version: int | None = None, masked: bool = False,
                  allow_ip: bool = True) -> str | None:
     """Why ``text`` is not an acceptable CIDR, or None when it is."""

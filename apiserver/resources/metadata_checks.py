@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apiserver.resources.fieldview import Report
+from apiserver.resources.checking import Report
 from apiserver.resources.formats import (
     DNS_LABEL, DNS_SUBDOMAIN, GLOBAL_NETWORK_POLICY_NAME, NETWORK_POLICY_NAME,
     label_value_problem, qualified_name_problem, shown)

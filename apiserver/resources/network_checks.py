@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Any
 
-from apiserver.resources.fieldview import (
+from apiserver.resources.checking import (
     Report, as_mapping, check_durations, items, mapping, text)
 from apiserver.resources.formats import (
     cidr_problem, ip_problem, ip_version, is_name, parse_cidr, shown)

@@ -1,5 +1,6 @@
 """Patch documents: JSON merge patch (RFC 7386), strategic merge (the same for Calico's types,
-which carry no patch strategies — as calicoctl does) and JSON patch (RFC 6902)."""
+which carry no patch strategies — as calicoctl does) and JSON patch (RFC 6902). The fourth
+PATCH content type, server-side apply, is apply.py's."""
 from __future__ import annotations
 
 import copy
@@ -13,6 +14,7 @@ MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 PATCH_TYPES = (MERGE, STRATEGIC, JSON_PATCH)
+APPLY = "application/apply-patch+yaml"   # server-side apply (apply.py): not a patch document
 
 
 def merge(target: Any, patch: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.resources import selectors
-from apiserver.resources.fieldview import Report, items, mapping, text
+from apiserver.resources.checking import Report, items, mapping, text
 from apiserver.resources.formats import (
     cidr_problem, decode_protocol, is_name, parse_cidr, parse_port, port_problem,
     protocol_is, protocol_problem, protocol_supports_ports, shown)

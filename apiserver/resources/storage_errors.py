@@ -12,7 +12,7 @@ import collections
 import contextlib
 from typing import Iterator
 
-from ..storage import interface as st
+from ..storage import interface as storage
 from .errors import ApiError, Gone, InsufficientStorage, ServiceUnavailable, Timeout, TooLarge
 
 FULL = ("the datastore is full (etcd's NOSPACE alarm), so nothing was written; reads still "
@@ -21,25 +21,25 @@ FULL = ("the datastore is full (etcd's NOSPACE alarm), so nothing was written; r
 counts: collections.Counter[str] = collections.Counter()
 
 
-def api_error(err: st.StorageError, *, reading: bool = False) -> ApiError:
+def api_error(err: storage.StorageError, *, reading: bool = False) -> ApiError:
     """The API error for a storage failure; ``reading``: nothing was being written."""
     error = _translate(err, reading)
-    counts[error.reason if not isinstance(err, st.NoSpace) else "NoSpace"] += 1
+    counts[error.reason if not isinstance(err, storage.NoSpace) else "NoSpace"] += 1
     return error
 
 
-def _translate(err: st.StorageError, reading: bool) -> ApiError:
-    if isinstance(err, st.Compacted):
+def _translate(err: storage.StorageError, reading: bool) -> ApiError:
+    if isinstance(err, storage.Compacted):
         return Gone("the requested resourceVersion is too old: etcd has compacted it; start a "
                     "new list without it")
-    if isinstance(err, st.FutureRevision):
+    if isinstance(err, storage.FutureRevision):
         return Gone("the requested resourceVersion is newer than the datastore's: it comes from "
                     "another or an earlier datastore; start a new list without it")
-    if isinstance(err, st.NoSpace):
+    if isinstance(err, storage.NoSpace):
         return InsufficientStorage(FULL)
-    if isinstance(err, st.TooLarge):
+    if isinstance(err, storage.TooLarge):
         return TooLarge(f"the object is too large for the datastore: {err}")
-    if isinstance(err, st.Indeterminate) and not reading:
+    if isinstance(err, storage.Indeterminate) and not reading:
         return Timeout("etcd was lost before it confirmed the write, so it may or may not have "
                        f"been applied; read the object to find out ({err})")
     if reading:
@@ -52,5 +52,5 @@ def translated(*, reading: bool = False) -> Iterator[None]:
     """Raise the API error for any storage failure in the block."""
     try:
         yield
-    except st.StorageError as err:
+    except storage.StorageError as err:
         raise api_error(err, reading=reading) from None

@@ -1,9 +1,13 @@
 """``ResourceStore``: THE pipeline every verb of every kind goes through.
 
 Write order (fixed; the kind's ``Strategy`` supplies the per-kind parts, strategies.py):
-request checks → system metadata → defaults → validate → references → admission → encode → one etcd transaction → wait until the cache holds the write. Reads come
-from the watch-fed cache after it has caught up with etcd. Storage failures become API errors
-through ``storage_errors``, the one interpreter every verb uses.
+request checks → system metadata → defaults (unknown fields dropped unless Strict) → validate
+→ references → field ownership (``managedFields``, apply.py) → admission → encode → one etcd
+transaction, skipped when the update changes nothing → wait until the cache holds the write.
+Server-side apply merges its configuration into the stored object first (apply.py), then
+takes the same path. Reads come from the watch-fed cache after it has caught up with etcd.
+Storage failures become API errors through ``storage_errors``, the one interpreter every verb
+uses.
 """
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ import json
 import logging
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
-from ..storage import interface as st
-from ..storage.keys import collection_prefix, object_key
-from . import codec, patch as patches
+from ..storage.interface import (KeyExists, KeyNotFound, KeyValue, RevisionConflict, Storage,
+                                 StorageError)
+from ..storage.layout import collection_prefix, object_key
+from . import apply as ownership, patch as patches, stored, unknown_fields
 from .cache import Entry, WatchCache, make_entry
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
@@ -75,6 +80,8 @@ class Validator(Protocol):
 
     def validate_update(self, kind: str, old: dict, new: dict) -> list[Cause]: ...
 
+    def schema(self, kind: str) -> dict: ...
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -87,6 +94,23 @@ class Actor:
 
 
 SYSTEM = Actor("system:apiserver", internal=True)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a request writes: its field manager (``managedFields``; None for the server's
+    own writes, which own nothing), what becomes of fields the schema does not declare
+    (``fieldValidation``: Strict refuses them, Warn drops them with a warning, Ignore drops
+    them), and whether an apply takes fields other managers own (``force``). ``warnings``
+    is appended to: the Warning headers the response carries."""
+
+    manager: str | None = None
+    validation: str = "Strict"
+    force: bool = False
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+
+SERVER_WRITE = WriteOptions()   # Strict: never collects warnings, so it can be shared
 
 
 @dataclass(frozen=True)
@@ -123,22 +147,26 @@ def ident(kind: Kind, name: str, namespace: str | None) -> str:
 
 
 class ResourceStore:
-    def __init__(self, storage: st.Storage, cache: WatchCache, validator: Validator,
+    def __init__(self, storage: Storage, cache: WatchCache, validator: Validator,
                  catalog: Catalog) -> None:
         self.storage, self.cache, self.validator, self.catalog = storage, cache, validator, catalog
         self.tokens = ContinueTokens(storage)
         self.admission: list[Admission] = []
+        self._shapes: dict[str, ownership.Shape] = {}
 
     # -- reads -----------------------------------------------------------------------------
     async def get(self, kind: Kind, name: str, namespace: str | None = None,
-                  actor: Actor = SYSTEM) -> dict:
+                  actor: Actor = SYSTEM) -> Entry:
+        """The current version of an object (its ``obj``, and its JSON encoded once), as far
+        as the admission chain lets ``actor`` see it."""
         if kind.strategy.is_virtual(name):
-            return kind.strategy.virtual()
-        await self.cache.sync()
-        entry = self.cache.entry(kind, name, namespace)
+            entry: Entry | None = self._virtual(kind, None, lambda _: True)[0]
+        else:
+            await self.cache.sync()
+            entry = self.cache.entry(kind, name, namespace)
         if entry is None or not all(test(entry.obj) for test in self._visibility(kind, actor)):
             raise NotFound(f"{ident(kind, name, namespace)} not found", kind=kind.kind, name=name)
-        return entry.obj
+        return entry
 
     async def list(self, kind: Kind, namespace: str | None, options: ListOptions,
                    actor: Actor = SYSTEM) -> ListPage:
@@ -147,19 +175,19 @@ class ResourceStore:
         not older than N (waiting briefly for it, then 504 "Too large resource version");
         ``N`` with ``exact`` = the state at revision N, read from etcd (410 once compacted).
         Pages (``limit``/``continue``) are read from etcd at one snapshot revision."""
-        keep = self.filter_for(kind, options, actor)
+        matches = self.filter_for(kind, options, actor)
         rv = options.resource_version
         if rv:
             await self._reach(rv)
         if options.exact or options.limit or options.continue_token:
-            return await self._list_page(kind, namespace, options, keep)
+            return await self._list_page(kind, namespace, options, matches)
         if rv is None:
             await self.cache.sync()
         elif not self.cache.ready.is_set():
             raise ServiceUnavailable("the watch cache is not primed yet")
         revision = self.cache.revision
-        entries = [e for e in self.cache.entries(kind, namespace) if keep(e.obj)]
-        return ListPage(entries + self._virtual(kind, namespace, keep), revision)
+        entries = [e for e in self.cache.entries(kind, namespace) if matches(e.obj)]
+        return ListPage(entries + self._virtual(kind, namespace, matches), revision)
 
     async def _reach(self, revision: int) -> None:
         """Wait (at most TOO_LARGE_WAIT) for the cache to reach ``revision``; a revision this
@@ -176,12 +204,12 @@ class ResourceStore:
                           retry_after=1) from None
 
     @staticmethod
-    def _virtual(kind: Kind, namespace: str | None, keep: Callable[[dict], bool]) -> list[Entry]:
+    def _virtual(kind: Kind, namespace: str | None, matches: Callable[[dict], bool]) -> list[Entry]:
         """The kind's built-in virtual object, when a list should show it (after the stored
         ones, on a list's last page)."""
         virtual = kind.strategy.virtual
         obj = virtual() if virtual is not None and namespace is None else None
-        if obj is not None and keep(obj):
+        if obj is not None and matches(obj):
             return [Entry(kind, "", None, obj["metadata"]["name"], obj, 0, 0)]
         return []
 
@@ -202,7 +230,7 @@ class ResourceStore:
         return [test for step in self.admission if (test := step.visible(kind, actor))]
 
     async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
-                         keep: Callable[[dict], bool]) -> ListPage:
+                         matches: Callable[[dict], bool]) -> ListPage:
         """A page read from etcd at one revision, so every page belongs to one snapshot. The
         continue token is bound to this list (kind, namespace, selectors)."""
         prefix = collection_prefix(kind.plural, namespace)
@@ -218,25 +246,30 @@ class ResourceStore:
             try:
                 page = await self.storage.list(prefix, revision=revision, start=start,
                                                limit=min(limit - len(items), PAGE))
-            except st.StorageError as err:
+            except StorageError as err:
                 raise api_error(err, reading=True) from None
             revision = revision or page.revision
             for kv in page.items:
                 entry = make_entry(kind, kv.key, kv.value, kv.mod_revision, kv.create_revision)
-                if entry is not None and keep(entry.obj):
+                if entry is not None and matches(entry.obj):
                     items.append(entry)
             more = page.more and bool(page.items)
             if page.items:
                 start = page.items[-1].key + "\0"
         if more:
             return ListPage(items, revision, await self.tokens.encode(scope, revision, start))
-        items += self._virtual(kind, namespace, keep)
+        items += self._virtual(kind, namespace, matches)
         return ListPage(items, revision)
 
     # -- writes ----------------------------------------------------------------------------
     async def create(self, kind: Kind, namespace: str | None, body: Any, *, dry_run: bool = False,
-                     actor: Actor = SYSTEM) -> dict:
-        obj = await self._new(kind, namespace, body, actor)
+                     actor: Actor = SYSTEM, options: WriteOptions = SERVER_WRITE) -> dict:
+        obj = await self._object_to_create(kind, namespace, body, actor, options)
+        return await self._insert(kind, namespace, obj, dry_run=dry_run, actor=actor)
+
+    async def _insert(self, kind: Kind, namespace: str | None, obj: dict, *, dry_run: bool,
+                      actor: Actor) -> dict:
+        """Write a new object (from ``_object_to_create``): AlreadyExists when its name is taken."""
         name = obj["metadata"]["name"]
         if dry_run:
             await self.cache.sync()
@@ -244,24 +277,24 @@ class ResourceStore:
                 raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
                                     kind=kind.kind, name=name)
             return obj
-        value, key = codec.encode(kind, obj), _key(kind, obj)
+        value, key = stored.encode(kind, obj), _key(kind, obj)
         for _ in range(MAX_RETRIES):
             try:
                 return await self._written(obj, await self.storage.create(key, value))
-            except st.KeyExists as err:
+            except KeyExists as err:
                 if not await self._yielded(kind, err.current, actor):
                     raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
                                         kind=kind.kind, name=name) from None
-            except st.StorageError as err:
+            except StorageError as err:
                 raise api_error(err) from None
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent writes", kind=kind.kind, name=name)
 
-    async def _yielded(self, kind: Kind, current: st.KeyValue | None, actor: Actor) -> bool:
+    async def _yielded(self, kind: Kind, current: KeyValue | None, actor: Actor) -> bool:
         """Delete ``current`` when an admission step says it gives its name up to ``actor``
         (a federation copy to a local object); False when it keeps it."""
         try:
-            existing = codec.decode(kind, current.value, current.mod_revision) \
+            existing = stored.decode(kind, current.value, current.mod_revision) \
                 if current is not None else None
         except ValueError:
             return False
@@ -270,9 +303,9 @@ class ResourceStore:
             return False
         try:
             await self.storage.delete(current.key, expect_revision=current.mod_revision)
-        except (st.KeyNotFound, st.RevisionConflict):
+        except (KeyNotFound, RevisionConflict):
             pass          # changed meanwhile: the create is tried again
-        except st.StorageError as err:
+        except StorageError as err:
             raise api_error(err) from None
         return True
 
@@ -286,19 +319,19 @@ class ResourceStore:
         ready: list[tuple[int, dict, bytes]] = []
         for i, (namespace, body) in enumerate(bodies):
             try:
-                obj = await self._new(kind, namespace, body, actor)
+                obj = await self._object_to_create(kind, namespace, body, actor, SERVER_WRITE)
             except ApiError as err:
                 results[i] = err
                 continue
-            ready.append((i, obj, codec.encode(kind, obj)))
+            ready.append((i, obj, stored.encode(kind, obj)))
         for chunk in _chunks(ready):
             try:
                 revision = await self.storage.create_many([(_key(kind, o), v) for _, o, v in chunk])
-            except st.KeyExists:
+            except KeyExists:
                 for i, obj, _ in chunk:
                     results[i] = await self._create_or_error(kind, bodies[i], actor)
                 continue
-            except st.StorageError as err:
+            except StorageError as err:
                 for i, _, _ in chunk:
                     results[i] = api_error(err)
                 continue
@@ -313,9 +346,11 @@ class ResourceStore:
         except ApiError as err:
             return err
 
-    async def _new(self, kind: Kind, namespace: str | None, body: Any, actor: Actor) -> dict:
+    async def _object_to_create(self, kind: Kind, namespace: str | None, body: Any, actor: Actor,
+                   options: WriteOptions, *, applied: bool = False) -> dict:
         """A new object ready to write: request checks, server metadata, defaults,
-        validation, references. Raises ApiError."""
+        validation, references, field ownership (already ``applied`` for a server-side
+        apply). Raises ApiError."""
         obj, size = self._checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
         self._check_writable("Create", kind, name, namespace, actor)
@@ -332,41 +367,87 @@ class ResourceStore:
             obj.pop("status", None)
         obj["metadata"]["uid"] = str(uuid.uuid4())
         obj["metadata"]["creationTimestamp"] = now()
-        await self._prepare(kind, obj, None, size)
+        await self._prepare(kind, obj, None, size, options)
+        if not applied:
+            self._record(kind, None, obj, options, None)
         self._admit(kind, obj, None, actor)
         return obj
 
     async def replace(self, kind: Kind, namespace: str | None, name: str, body: Any, *,
                       dry_run: bool = False, actor: Actor = SYSTEM,
-                      subresource: str | None = None) -> dict:
-        obj, _ = self._checked_body(kind, namespace, body)
-        if obj["metadata"]["name"] != name:
-            raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
-                             f"the name on the URL ({name})", kind=kind.kind, name=name)
+                      subresource: str | None = None,
+                      options: WriteOptions = SERVER_WRITE) -> dict:
+        obj = self._named_body(kind, namespace, name, body)
 
         def change(current: dict) -> dict:
             return obj
         return await self._update(kind, namespace, name, change, dry_run=dry_run, actor=actor,
-                                  subresource=subresource, verb="Update")
+                                  subresource=subresource, verb="Update", options=options)
 
     async def patch(self, kind: Kind, namespace: str | None, name: str, content_type: str,
                     document: Any, *, dry_run: bool = False, actor: Actor = SYSTEM,
-                    subresource: str | None = None) -> dict:
+                    subresource: str | None = None,
+                    options: WriteOptions = SERVER_WRITE) -> dict:
 
         def change(current: dict) -> dict:
             return patches.apply(content_type, current, document)
         return await self._update(kind, namespace, name, change, dry_run=dry_run, actor=actor,
-                                  subresource=subresource, verb="Patch")
+                                  subresource=subresource, verb="Patch", options=options)
+
+    async def apply(self, kind: Kind, namespace: str | None, name: str, config: Any, *,
+                    options: WriteOptions, dry_run: bool = False, actor: Actor = SYSTEM,
+                    subresource: str | None = None) -> tuple[dict, bool]:
+        """Server-side apply of ``config`` by ``options.manager`` (apply.py): the stored
+        object with the configuration merged in, written as an update, or created (then
+        True) when there is none. Raises Conflict naming the fields other managers own
+        unless ``options.force``; unknown fields of the configuration are handled as
+        ``options.validation`` says."""
+        body = self._named_body(kind, namespace, name, config)
+        self._unknown(kind, body, options)
+        writer = ownership.Writer(options.manager or "", subresource or "", kind.status)
+        shape = self._shape(kind)
+        for _ in range(MAX_RETRIES):
+            try:
+                return await self._update(
+                    kind, namespace, name, lambda current: ownership.applied(
+                        shape, current, body, writer, now(), force=options.force),
+                    dry_run=dry_run, actor=actor, subresource=subresource, verb="Patch",
+                    options=options, applied=True), False
+            except NotFound:
+                if subresource:
+                    raise
+            obj = await self._object_to_create(kind, namespace, ownership.applied(
+                shape, None, body, writer, now(), force=options.force), actor, options,
+                applied=True)
+            try:
+                return await self._insert(kind, namespace, obj, dry_run=dry_run,
+                                          actor=actor), True
+            except AlreadyExists:
+                continue     # created meanwhile: apply to it
+        raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
+                       "concurrent writes", kind=kind.kind, name=name)
+
+    def _named_body(self, kind: Kind, namespace: str | None, name: str, body: Any) -> dict:
+        """``_checked_body`` of an object written at ``name``: BadRequest when its own name
+        differs."""
+        obj, _ = self._checked_body(kind, namespace, body)
+        if obj["metadata"]["name"] != name:
+            raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
+                             f"the name on the URL ({name})", kind=kind.kind, name=name)
+        return obj
 
     async def _update(self, kind: Kind, namespace: str | None, name: str,
                       change: Callable[[dict], dict], *, dry_run: bool, actor: Actor,
-                      subresource: str | None, verb: str) -> dict:
+                      subresource: str | None, verb: str, options: WriteOptions,
+                      applied: bool = False) -> dict:
         """Read-modify-write with compare-and-swap on mod_revision. ``change`` maps the
-        current object (with its resourceVersion) to the new one; a new object whose
-        resourceVersion differs from the current one is pinned to it: that is a conflict
-        (after catching up with etcd once, in case this server's cache is behind). So a
-        replace without a resourceVersion, or a patch that leaves it alone, is retried on
-        conflict, and one that pins a version never is."""
+        current object (with its resourceVersion) to the new one (with its managedFields
+        when ``applied``); a new object whose resourceVersion differs from the current one
+        is pinned to it: that is a conflict (after catching up with etcd once, in case this
+        server's cache is behind). So a replace without a resourceVersion, or a patch that
+        leaves it alone, is retried on conflict, and one that pins a version never is. A new
+        object the same as the current one is not written: the current one is returned,
+        resourceVersion and all."""
         self._check_writable(verb, kind, name, namespace, actor, reserved=False)
         if kind.strategy.is_virtual(name):
             raise _not_supported(verb, kind, name, namespace)
@@ -387,33 +468,39 @@ class ResourceStore:
                     caught_up = True
                     continue
                 raise _conflict(kind, name, namespace, pinned, current.revision)
-            obj, size = self._merged(kind, current, new, subresource)
-            await self._prepare(kind, obj, current.obj, size)
+            obj, size = self._object_to_update(kind, current, new, subresource)
+            if kind.read_only and actor is not SYSTEM:
+                _check_patchable(kind, current.obj, obj)
+            await self._prepare(kind, obj, current.obj, size, options)
+            if not applied:
+                self._record(kind, current.obj, obj, options, subresource)
             self._admit(kind, obj, current.obj, actor)
+            if ownership.same_object(obj, current.obj):
+                return current.obj
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(current.revision)
                 return obj
-            value = codec.encode(kind, obj)
+            value = stored.encode(kind, obj)
             try:
                 revision = await self.storage.update(current.key, value,
                                                      expect_revision=current.revision)
-            except st.KeyNotFound:
+            except KeyNotFound:
                 raise NotFound(f"{ident(kind, name, namespace)} not found",
                                kind=kind.kind, name=name) from None
-            except st.RevisionConflict as err:
+            except RevisionConflict as err:
                 await self.cache.wait_for(err.current.mod_revision)
                 continue
-            except st.StorageError as err:
+            except StorageError as err:
                 raise api_error(err) from None
             return await self._written(obj, revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
-    def _merged(self, kind: Kind, current: Entry, new: Any,
+    def _object_to_update(self, kind: Kind, current: Entry, new: Any,
                 subresource: str | None) -> tuple[dict, int]:
         """The object to write and the size of what was asked: request checks, server-owned
         metadata kept from ``current``, and spec/status separated for kinds with a status
-        subresource."""
+        subresource (a status write takes status and managedFields from ``new``)."""
         obj, size = self._checked_body(kind, current.namespace, new)
         if obj["metadata"]["name"] != current.name:
             raise BadRequest("metadata.name cannot be changed", kind=kind.kind, name=current.name)
@@ -432,9 +519,11 @@ class ResourceStore:
         meta.pop("resourceVersion", None)
         if kind.status:
             if subresource == "status":
-                status = obj.get("status")
+                status, managed = obj.get("status"), meta.get("managedFields")
                 obj = copy.deepcopy(current.obj)
                 obj["metadata"].pop("resourceVersion", None)
+                if managed is not None:
+                    obj["metadata"]["managedFields"] = managed
                 if status is None:
                     obj.pop("status", None)
                 else:
@@ -473,19 +562,19 @@ class ResourceStore:
                 current.revision if uid else 0
             try:
                 prev = await self.storage.delete(current.key, expect_revision=expect)
-            except st.KeyNotFound:
+            except KeyNotFound:
                 raise NotFound(f"{ident(kind, name, namespace)} not found",
                                kind=kind.kind, name=name) from None
-            except st.RevisionConflict as err:
+            except RevisionConflict as err:
                 if resource_version:
                     raise _conflict(kind, name, namespace, resource_version,
                                     err.current.mod_revision) from None
                 await self.cache.wait_for(err.current.mod_revision)
                 continue
-            except st.StorageError as err:
+            except StorageError as err:
                 raise api_error(err) from None
             await self._caught_up(prev.mod_revision)
-            return codec.decode(kind, prev.value, prev.mod_revision)
+            return stored.decode(kind, prev.value, prev.mod_revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
@@ -496,7 +585,7 @@ class ResourceStore:
         refused here, before any work is spent on it. Raises BadRequest / Invalid / TooLarge."""
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a {kind.kind} object")
-        raw = codec.dumps(body)
+        raw = stored.dumps(body)
         if len(raw) > MAX_OBJECT_BYTES:
             raise TooLarge(f"the {kind.kind} is {len(raw)} bytes as JSON; the datastore takes "
                            f"objects of at most {MAX_OBJECT_BYTES} bytes", kind=kind.kind)
@@ -537,7 +626,8 @@ class ResourceStore:
                         actor: Actor, *, reserved: bool = True) -> None:
         """MethodNotAllowed for read-only kinds and (on create/delete) reserved names; an
         update of a reserved name finds nothing, as in libcalico-go."""
-        if kind.read_only and actor is not SYSTEM:
+        if kind.read_only and actor is not SYSTEM and not (verb == "Patch" and
+                                                           kind.strategy.patchable):
             raise _not_supported(verb, kind, name, namespace)
         rule = kind.strategy.reserved
         why = rule(name) if reserved and rule is not None else None
@@ -555,23 +645,23 @@ class ResourceStore:
             current = self.cache.entry(kind, name, namespace)
         return current
 
-    async def _prepare(self, kind: Kind, obj: dict, old: dict | None, size: int) -> None:
-        """Defaults, validation (all causes at once), then the rules about other objects
+    async def _prepare(self, kind: Kind, obj: dict, old: dict | None, size: int,
+                       options: WriteOptions) -> None:
+        """Defaults, unknown fields (``_unknown``, unless Strict, when validation refuses
+        them), validation (all causes at once), then the rules about other objects
         (``Strategy.references``, re-checked after catching up with etcd before a refusal, as
         another server may have just written what the rule needs). A large object (``size``
         bytes of JSON) is defaulted and validated in a thread, which the event loop then
-        shares the interpreter with, so other requests keep being answered meanwhile."""
+        shares the interpreter with, so other requests matches being answered meanwhile."""
         if size > LARGE_OBJECT:
-            causes = await asyncio.to_thread(self._validated, kind, obj, old)
+            causes = await asyncio.to_thread(self._validated, kind, obj, old, options)
         else:
-            causes = self._validated(kind, obj, old)
+            causes = self._validated(kind, obj, old, options)
         name = obj["metadata"].get("name")
         if causes:
             unknown = [c for c in causes if c.reason == "FieldUnknown"]
             if unknown:
-                raise BadRequest("strict decoding error: " + ", ".join(
-                    f'unknown field "{c.field}"' for c in unknown), kind=kind.kind, name=name,
-                    causes=causes)
+                raise _strict_error(kind, name, unknown, causes)
             raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: " + "; ".join(
                 f"{c.field}: {c.message}" for c in causes), kind=kind.kind, name=name,
                 causes=causes)
@@ -582,11 +672,38 @@ class ResourceStore:
                 await self.cache.sync()
                 reference(self.cache, obj, old)
 
-    def _validated(self, kind: Kind, obj: dict, old: dict | None) -> list[Cause]:
-        """Default ``obj`` in place and return why it is invalid (nothing when it is valid)."""
+    def _validated(self, kind: Kind, obj: dict, old: dict | None,
+                   options: WriteOptions) -> list[Cause]:
+        """Default ``obj`` in place, drop its unknown fields unless Strict, and return why
+        it is invalid (nothing when it is valid)."""
         self.validator.default(kind.kind, obj)
+        if options.validation != "Strict":
+            self._unknown(kind, obj, options)
         return self.validator.validate(kind.kind, obj) if old is None else \
             self.validator.validate_update(kind.kind, old, obj)
+
+    def _unknown(self, kind: Kind, obj: dict, options: WriteOptions) -> None:
+        """The fields of ``obj`` the kind's schema does not declare: refused (Strict:
+        BadRequest naming them), or dropped, with a warning each (Warn) or silently (Ignore)."""
+        fields = unknown_fields.drop(self.validator.schema(kind.kind), obj)
+        if fields and options.validation == "Strict":
+            causes = [Cause(f, f'unknown field "{f}"', "FieldUnknown") for f in fields]
+            raise _strict_error(kind, obj["metadata"].get("name"), causes, causes)
+        if options.validation == "Warn":
+            options.warnings.extend(f'unknown field "{f}"' for f in fields)
+
+    def _record(self, kind: Kind, live: dict | None, obj: dict, options: WriteOptions,
+                subresource: str | None) -> None:
+        """Field ownership of a create or update (apply.py): what it changed goes to the
+        request's field manager; the server's own writes matches the ownership there is."""
+        writer = None if options.manager is None else \
+            ownership.Writer(options.manager, subresource or "", kind.status)
+        ownership.record_update(self._shape(kind), live, obj, writer, now())
+
+    def _shape(self, kind: Kind) -> ownership.Shape:
+        if kind.kind not in self._shapes:
+            self._shapes[kind.kind] = ownership.shape_of(self.validator.schema(kind.kind))
+        return self._shapes[kind.kind]
 
     def _admit(self, kind: Kind, new: dict | None, old: dict | None, actor: Actor) -> None:
         for step in self.admission:
@@ -617,6 +734,23 @@ class ResourceStore:
                 await self.create(kind, obj["metadata"].get("namespace"), obj)
             except AlreadyExists:
                 pass
+
+
+def _check_patchable(kind: Kind, old: dict, new: dict) -> None:
+    """MethodNotAllowed, as for any other write of a read-only kind, when a patch changes
+    more than its ``patchable`` fields."""
+    forbidden = kind.strategy.unpatchable_changes(old, new)
+    if forbidden:
+        allowed = ", ".join(f"spec.{f}" for f in kind.strategy.patchable)
+        raise _not_supported("Patch", kind, old["metadata"]["name"], None,
+                             f"it is read-only but for {allowed} (this patch changes "
+                             f"{', '.join(forbidden)})")
+
+
+def _strict_error(kind: Kind, name: str | None, unknown: list[Cause],
+                  causes: list[Cause]) -> BadRequest:
+    return BadRequest("strict decoding error: " + ", ".join(
+        f'unknown field "{c.field}"' for c in unknown), kind=kind.kind, name=name, causes=causes)
 
 
 def _strip_deletion(kind: Kind, meta: dict) -> None:

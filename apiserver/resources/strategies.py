@@ -8,7 +8,7 @@ delete strategies, a row names its strategy and the store applies its parts in a
                         the CRD defaults of the kind's schema follow, for every kind
     2. validation       the kind's JSON Schema (every kind), then the ``name`` rule and
                         ``singleton`` name, label/annotation syntax (every kind), then ``checks``
-    3. ``transitions``  on an update, rules comparing the stored object with the new one
+    3. ``update_rules`` on an update, rules comparing the stored object with the new one
     4. ``references``   rules about other objects (the policy's tier exists…), against the cache
     5. the admission chain (``ResourceStore.admission``: federation ownership, RCC files)
        and, before a delete, ``delete_checks``
@@ -16,7 +16,8 @@ delete strategies, a row names its strategy and the store applies its parts in a
 plus facts the store, codec and federation read: ``tiered`` (a policy: tier label and
 libcalico-go's name annotation), ``federation`` (what peers read and importers mirror: the one
 source of the RemoteClusterConfiguration's ``kinds``, FederationExport's ``kinds`` and the
-``calico:federation`` role), ``read_only``,
+``calico:federation`` role), ``read_only`` (with the spec fields a patch may still change,
+``patchable``),
 ``virtual`` (an object that always exists without being stored) and ``reserved`` (names that
 belong to another owner). A kind with none of this uses ``PLAIN``.
 
@@ -29,9 +30,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import checks, config_checks, defaults, endpoint_checks, network_checks, policy_checks
-from . import references, transitions
+from . import references, update_rules
 from .builtins import default_allow_profile
-from .fieldview import Check
+from .checking import Check
 from .metadata_checks import GLOBAL_POLICY_NAME, LABEL_NAME, POLICY_NAME, SUBDOMAIN_NAME, NameRule
 
 
@@ -57,7 +58,7 @@ class Strategy:
     checks: tuple[Check, ...] = ()
     name: NameRule = SUBDOMAIN_NAME
     singleton: str | None = None        # the one name objects of the kind may have
-    transitions: tuple[transitions.Transition, ...] = ()
+    update_rules: tuple[update_rules.UpdateRule, ...] = ()
     references: tuple[references.Reference, ...] = ()
     delete_checks: tuple[references.DeleteCheck, ...] = ()
     reserved: Callable[[str], str | None] | None = None   # why a name is not ours, or None
@@ -65,9 +66,19 @@ class Strategy:
     tiered: bool = False
     federation: Federation | None = None
     read_only: bool = False             # the API may not create, replace or delete it
+    patchable: tuple[str, ...] = ()     # read-only kind: the spec fields an admin may patch
 
     def is_virtual(self, name: str) -> bool:
         return self.virtual is not None and name == self.virtual()["metadata"]["name"]
+
+    def unpatchable_changes(self, old: dict, new: dict) -> list[str]:
+        """The fields a patch of a read-only kind would change beyond ``patchable``."""
+        spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+        return [f"spec.{key}" for key in sorted(set(spec) | set(new_spec))
+                if key not in self.patchable and spec.get(key) != new_spec.get(key)] + \
+            [f"metadata.{key}" for key in ("labels", "annotations")
+             if (meta.get(key) or {}) != (new_meta.get(key) or {})]
 
 
 PLAIN = Strategy()
@@ -93,7 +104,7 @@ NETWORK_SET = Strategy(checks=(checks.network_set,), federation=Federation("Netw
 GLOBAL_NETWORK_SET = Strategy(checks=(checks.network_set,),
                               federation=Federation("GlobalNetworkSet"))
 IPPOOL = Strategy(defaults=(defaults.canonical_ippool_cidr, defaults.ippool),
-                  checks=(network_checks.ippool,), transitions=(transitions.ippool,),
+                  checks=(network_checks.ippool,), update_rules=(update_rules.ippool,),
                   references=(references.ippool_no_overlap,))
 IP_RESERVATION = Strategy(checks=(checks.ip_reservation,))
 BGP_CONFIGURATION = Strategy(checks=(network_checks.bgp_configuration,))
@@ -116,7 +127,10 @@ FELIX_CONFIGURATION = Strategy(defaults=(defaults.canonical_felix_ports,
 KUBE_CONTROLLERS_CONFIGURATION = Strategy(defaults=(defaults.kube_controllers_configuration,),
                                           checks=(config_checks.kube_controllers_configuration,),
                                           singleton="default")
-CLUSTER_INFORMATION = Strategy(singleton="default", read_only=True)
+# Read-only but for the datastore lock an admin sets and clears (calicoctl datastore migrate
+# lock/unlock; nothing else of it may change through the API).
+CLUSTER_INFORMATION = Strategy(singleton="default", read_only=True,
+                               patchable=("datastoreReady",))
 REMOTE_CLUSTER_CONFIGURATION = Strategy(checks=(checks.remote_cluster_configuration,))
 FEDERATION_EXPORT = Strategy(checks=(checks.federation_export,))
 

@@ -72,18 +72,28 @@ def first_of(*exprs: str, default: str = "") -> Getter:
     return value
 
 
-def table(columns: Iterable[Col], objects: Iterable[dict], *, include_objects: bool = True) -> dict:
+INCLUDE_OBJECT = ("Object", "Metadata", "None")
+
+
+def table(columns: Iterable[Col], objects: Iterable[dict], *, include: str = "Object",
+          headers: bool = True) -> dict:
     """A ``meta.k8s.io/v1`` Table; wide-only columns have priority 1. As kube-apiserver's, it
-    has no NAMESPACE column: clients add one from each row's object (kubectl's ``-A``)."""
+    has no NAMESPACE column: clients add one from each row's object (kubectl's ``-A``). A row
+    carries its object whole, as a PartialObjectMetadata (``include="Metadata"``) or not at
+    all (``"None"``); without ``headers`` (a watch's events after the first) the column
+    definitions are null, and clients keep the ones they have."""
     cols = list(columns)
     rows = []
     for obj in objects:
         row: dict[str, Any] = {"cells": [c.get(obj) for c in cols]}
-        if include_objects:
+        if include == "Object":
             row["object"] = obj
+        elif include == "Metadata":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": obj.get("metadata") or {}}
         rows.append(row)
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
             "columnDefinitions": [{"name": c.name, "type": "string", "format": "",
                                    "description": "", "priority": 1 if c.wide else 0}
-                                  for c in cols],
+                                  for c in cols] if headers else None,
             "rows": rows}

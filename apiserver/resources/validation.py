@@ -39,7 +39,7 @@ import re2
 from jsonschema import ValidationError
 from jsonschema.validators import Draft202012Validator, extend
 
-from apiserver.resources import checks, defaults, fieldnames, transitions
+from apiserver.resources import checks, defaults, fieldnames, update_rules
 from apiserver.resources.catalog import Catalog
 from apiserver.resources.strategies import PLAIN, UNSERVED, Strategy
 from apiserver.resources.errors import Cause
@@ -178,8 +178,8 @@ class Validator:
     def validate_update(self, kind: str, old: dict[str, Any], new: Any) -> list[Cause]:
         """`validate` of ``new`` plus the update-time rules against the stored ``old`` object
         (IPPool CIDR and blockSize are immutable, ...). Never mutates either object."""
-        rules = self._strategy(kind).transitions
-        return _bounded(_dedupe(chain(self.validate(kind, new), transitions.run(rules, old, new))))
+        rules = self._strategy(kind).update_rules
+        return _bounded(_dedupe(chain(self.validate(kind, new), update_rules.run(rules, old, new))))
 
     def _strategy(self, kind: str) -> Strategy:
         return self._strategies.get(kind, PLAIN)

@@ -7,7 +7,6 @@ paged ranges at a revision, and raw watch streams that report compaction.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import time
@@ -259,10 +258,6 @@ class EtcdStorage:
         await self._call(self._kv.Compact, rpc.CompactionRequest(revision=revision),
                          "compact", "")
 
-    async def db_size(self) -> int:
-        resp = await self._call(self._maintenance.Status, rpc.StatusRequest(), "status", "")
-        return resp.dbSize
-
     async def close(self) -> None:
         await self._channel.close()
 
@@ -326,15 +321,3 @@ def _event(ev: rpc.Event) -> WatchEvent:
 def _read(path: str | None) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
-
-async def wait_until_reachable(storage: EtcdStorage, *, timeout: float) -> None:
-    """Poll until etcd answers; raise Unavailable after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await storage.current_revision()
-            return
-        except Unavailable:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.1)

@@ -6,7 +6,7 @@ from typing import Callable
 
 from .. import inputs, report
 from ..client import AlreadyExists, BadResponse, ConnectionFailed, CtlError, MethodNotAllowed
-from ..inputs import Item
+from ..inputs import Failure, Item
 from ..session import Session, out
 
 Write = Callable[[Session, Item], None]
@@ -20,7 +20,8 @@ def _create(session: Session, item: Item) -> None:
             raise
 
 
-def _apply(session: Session, item: Item) -> None:
+def apply_one(session: Session, item: Item) -> None:
+    """calicoctl's apply: create, or replace what exists (or what only an update may write)."""
     try:
         session.client.create(item.kind, item.for_create(), dry_run=_dry(session))
     except (AlreadyExists, MethodNotAllowed):
@@ -36,7 +37,7 @@ def _dry(session: Session) -> bool:
 
 
 _WRITES: dict[str, tuple[Write, str]] = {
-    "create": (_create, "created"), "apply": (_apply, "applied"),
+    "create": (_create, "created"), "apply": (apply_one, "applied"),
     "replace": (_replace, "replaced")}
 
 
@@ -48,24 +49,30 @@ def run(session: Session) -> int:
 def write_all(session: Session, write: Write, *, past: str, check_version: bool = True) -> int:
     """``write`` for every resource of ``-f``, then calicoctl's summary (``past`` is the
     verb in it). Exit code 1 when any failed."""
-    command = session.args.command
     items = inputs.from_files(session)
     if items is None:
         out("No resources specified\n")
         return 0
     if check_version:
         session.check_version()
+    return write_items(session, items, write, command=session.args.command, past=past)
 
-    def one(item: Item) -> str | None:
+
+def write_items(session: Session, items: list[Item], write: Write, *, command: str,
+                past: str) -> int:
+    """``write`` for every item, then calicoctl's summary of ``command``. Exit code 1 when
+    any failed."""
+
+    def one(item: Item) -> Failure | None:
         problem = inputs.namespace_problem(item, session.args.get("--namespace"))
         if problem:
-            return problem
+            return Failure(problem)
         try:
             write(session, item)
         except (ConnectionFailed, BadResponse):
             raise
         except CtlError as exc:
-            return item.describe(exc, command=command)
+            return item.failure(exc, command=command)
         return None
 
     errors = report.run_items(items, one, label=f"{command.removesuffix('e')}ing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import inputs, report
 from ..arguments import UsageError
 from ..client import ApiError, NotFound
-from ..inputs import Item
+from ..inputs import Failure, Item
 from ..session import CommandError, Session, out
 
 
@@ -21,19 +21,19 @@ def run(session: Session) -> int:
         items = _named(session)
     session.check_version()
 
-    def one(item: Item) -> str | None:
+    def one(item: Item) -> Failure | None:
         problem = inputs.namespace_problem(item, args.get("--namespace") if from_files else "")
         if problem:
-            return problem
+            return Failure(problem)
         version = str(item.obj["metadata"].get("resourceVersion") or "") if from_files else ""
         try:
             session.client.delete(item.kind, item.name, item.namespace,
                                   resource_version=version, dry_run=args.flag("--dry-run"))
         except NotFound as exc:
             if not args.flag("--skip-not-exists"):
-                return item.describe(exc, command="delete")
+                return item.failure(exc, command="delete")
         except ApiError as exc:
-            return item.describe(exc, command="delete")
+            return item.failure(exc, command="delete")
         return None
 
     errors = report.run_items(items, one, label="deleting", reverse=True)

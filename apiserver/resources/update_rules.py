@@ -1,6 +1,6 @@
 """Update-time rules: the CRD transition rules (``self == oldSelf``) and clientv3's update checks.
 
-A kind's strategy names its rules (``Strategy.transitions``). They compare the stored object
+A kind's strategy names its rules (``Strategy.update_rules``). They compare the stored object
 with its replacement, so they run only on updates
 (`apiserver.resources.validation.Validator.validate_update`). Both objects are read through the
 total accessors: a malformed stored object yields no causes rather than an exception.
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from apiserver.resources.errors import Cause
-from apiserver.resources.fieldview import Report, items, mapping
+from apiserver.resources.checking import Report, items, mapping
 from apiserver.resources.formats import parse_cidr
 
-Transition = Callable[[Report, dict[str, Any], dict[str, Any]], None]
+UpdateRule = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 
 
 def ippool(report: Report, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -30,9 +30,9 @@ def ippool(report: Report, old: dict[str, Any], new: dict[str, Any]) -> None:
                    "FieldValueForbidden")
 
 
-def run(transitions: tuple[Transition, ...], old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+def run(update_rules: tuple[UpdateRule, ...], old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
     """The causes that forbid replacing ``old`` by ``new`` (whole objects of one kind)."""
     report = Report()
-    for transition in transitions:
+    for transition in update_rules:
         transition(report, mapping(old, "spec"), mapping(new, "spec"))
     return report.causes
