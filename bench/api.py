@@ -10,7 +10,8 @@ create, a range per get, a range plus JSON decoding for a list):
 
     creates, gets, list (JSON and Table), patch, watch fan-out p99 (100 watchers, 1,000
     updates), RSS per object against the objects' JSON, start-up (cache fill) with --big
-    objects, and ``ctl apply -f`` of 1,000 objects against ``kubectl apply -f`` of the same file.
+    objects and the peak RSS of 32 concurrent lists of them, and ``ctl apply -f`` of 1,000
+    objects against ``kubectl apply -f`` of the same file.
 """
 from __future__ import annotations
 
@@ -281,17 +282,46 @@ async def fill(endpoint: str, count: int) -> int:
     return total
 
 
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def concurrent_lists(url: str, pid: int, clients: int, json_mib: float) -> None:
+    """Peak RSS while ``clients`` lists of the whole collection stream at once."""
+    before = rss_mib(pid)
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(url, connector=connector) as s:
+        async def one() -> int:
+            size = 0
+            async with s.get(f"{GROUP}/globalnetworksets") as r:
+                async for chunk in r.content.iter_chunked(1 << 20):
+                    size += len(chunk)
+            return size
+        start = time.perf_counter()
+        sizes = await asyncio.gather(*(one() for _ in range(clients)))
+        took = time.perf_counter() - start
+    peak = peak_rss_mib(pid)
+    figure(f"{clients} concurrent lists of {sizes[0] / 1e6:.0f} MB", took, "s")
+    figure("peak RSS during them, above the idle server", peak - before, "MiB", json_mib,
+           "the collection's JSON")
+
+
 def startup(endpoint: str, big: int, workers: int) -> None:
     """Start-up (cache fill) and RSS with ``big`` objects in etcd."""
     json_bytes = asyncio.run(fill(endpoint, big))
     start = time.monotonic()
-    proc, _ = start_server(endpoint, workers)
+    proc, url = start_server(endpoint, workers)
     took = time.monotonic() - start
     try:
         rss = tree_rss_mib(proc.pid)
         figure(f"start-up with {big} objects", took, "s")
         figure(f"RSS with {big} objects", rss, "MiB", json_bytes / 1024 / 1024,
                "the objects' JSON")
+        if workers <= 1:
+            asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
