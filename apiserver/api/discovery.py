@@ -277,9 +277,13 @@ LIST_PARAMETERS = [
     _query("resourceVersion", _string(pattern="^[0-9]*$"),
            "list or watch at or after this version (a decimal below 2^63)"),
     _query("resourceVersionMatch", _string(enum=["NotOlderThan", "Exact"]),
-           "how resourceVersion applies (requires resourceVersion)"),
+           "how resourceVersion applies (requires resourceVersion; on a watch, "
+           "sendInitialEvents and NotOlderThan)"),
     _query("watch", _BOOLEAN, "stream changes instead of listing"),
     _query("allowWatchBookmarks", _BOOLEAN, "send BOOKMARK events on a watch"),
+    _query("sendInitialEvents", _BOOLEAN,
+           "a watch-list: true sends the current objects first, then a BOOKMARK annotated "
+           "k8s.io/initial-events-end; false none (watch only)"),
     _query("timeoutSeconds", _UINT63, "end a watch after this many seconds"),
 ]
 WRITE_PARAMETERS = [

@@ -21,6 +21,7 @@ PREFIX = "/apis/projectcalico.org/v3"
 COLLECTION = "/{plural}"
 NS_COLLECTION = "/namespaces/{namespace}/{plural}"
 IDLE_CHECK = 1.0  # seconds between checks that an idle watch's client is still there
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"   # the annotation of a watch-list's bookmark
 
 
 def routes() -> list[web.RouteDef]:
@@ -210,10 +211,11 @@ def _list_options(request: web.Request) -> ListOptions:
     limit = _integer(request, "limit") or 0
     rv = _integer(request, "resourceVersion")
     match = q.get("resourceVersionMatch", "")
+    sending = _initial_events(request)
     if match and match not in MATCHES:
         raise BadRequest(f"resourceVersionMatch must be one of {', '.join(MATCHES)}, not "
                          f"{match!r}")
-    if match and rv is None:
+    if match and rv is None and sending is None:
         raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
     if match == "Exact" and rv == 0:
         raise BadRequest("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"")
@@ -232,6 +234,26 @@ def _list_options(request: web.Request) -> ListOptions:
             exact=match == "Exact", selectors=texts)
     except selectors.SelectorError as err:
         raise BadRequest(f"invalid selector: {err}") from None
+
+
+def _initial_events(request: web.Request) -> bool | None:
+    """A watch-list's ``sendInitialEvents`` (client-go's reflectors, as in ``kubectl wait``,
+    ask for one before they fall back to list then watch); None when not given. As
+    kube-apiserver's, it needs a watch and ``resourceVersionMatch=NotOlderThan``, and a watch
+    takes ``resourceVersionMatch`` only with it."""
+    q = request.query
+    if "sendInitialEvents" not in q:
+        if q.get("resourceVersionMatch") and is_watch(request):
+            raise BadRequest("resourceVersionMatch is forbidden for watch unless "
+                             "sendInitialEvents is provided")
+        return None
+    _check_flag(request, "sendInitialEvents")
+    if not is_watch(request):
+        raise BadRequest("sendInitialEvents is forbidden for list")
+    if q.get("resourceVersionMatch") != "NotOlderThan":
+        raise BadRequest("sendInitialEvents requires setting resourceVersionMatch to "
+                         "NotOlderThan")
+    return _flag(request, "sendInitialEvents")
 
 
 async def list_or_watch(request: web.Request) -> web.StreamResponse:
@@ -385,9 +407,13 @@ async def _delete_options(request: web.Request) -> dict:
 # -- watch ----------------------------------------------------------------------------------
 async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.StreamResponse:
     """Newline-delimited watch events after ``resourceVersion`` (all current objects as ADDED
-    first when it is absent or 0); a compacted start yields one 410 ERROR event."""
+    first when it is absent or 0); a compacted start yields one 410 ERROR event. A watch-list
+    (``sendInitialEvents=true``) starts with the current objects whatever its
+    resourceVersion, then a BOOKMARK marking their end (with ``allowWatchBookmarks``), as
+    kube-apiserver's; ``sendInitialEvents=false`` never sends them."""
     store, settings = _store(request), request.app[keys.SETTINGS]
     options = _list_options(request)
+    sending = _initial_events(request)
     events = _Events(kind, _table_rows(request))
     matches = store.filter_for(kind, options, _actor(request))
     asked = _integer(request, "timeoutSeconds")
@@ -399,12 +425,15 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
         await cache.sync()
         initial: list[bytes] = []
         try:
-            if since:
-                sub = cache.subscribe(kind, namespace, since)
-            else:
-                sub = cache.subscribe(kind, namespace, 0)
+            if sending and since > cache.revision:
+                raise Gone(f"resource version {since} is newer than the datastore's "
+                           f"({cache.revision}): relist")
+            sub = cache.subscribe(kind, namespace, 0 if sending else since)
+            if sending or (sending is None and not since):
                 initial = [events.line("ADDED", e.obj, e.json())
                            for e in cache.entries(kind, namespace) if matches(e.obj)]
+            if sending and bookmarks:
+                initial.append(events.bookmark(cache.revision, initial_events_end=True))
         except Gone as err:
             sub, initial = None, [_error_event(err)]
         resp = web.StreamResponse(headers={"Content-Type": "application/json;stream=watch"})
@@ -441,9 +470,12 @@ class _Events:
         self.headers = False
         return _event(type_, dumps(body))
 
-    def bookmark(self, revision: int) -> bytes:
+    def bookmark(self, revision: int, *, initial_events_end: bool = False) -> bytes:
+        meta: dict = {"resourceVersion": str(revision)}
+        if initial_events_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
         return self.line("BOOKMARK", {"kind": self.kind.kind, "apiVersion": API_VERSION,
-                                      "metadata": {"resourceVersion": str(revision)}})
+                                      "metadata": meta})
 
 
 async def _stream(request: web.Request, resp, sub, events: _Events, matches, timeout: float,
