@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from apiserver.resources.builtins import builtins
 from apiserver.resources.catalog import Catalog
 from conftest import GROUP, REPO, ApiserverProcess, etcdctl
@@ -94,3 +96,23 @@ def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
 
+
+@pytest.fixture(scope="module")
+def ctl_env(etcd):
+    """(server URL, Datastore): one apiserver per test module on the session's etcd."""
+    server = start_server(etcd.endpoint)
+    store = Datastore(etcd.endpoint)
+    yield server.url, store
+    server.stop()
+
+
+@pytest.fixture
+def run(ctl_env, tmp_path: Path):
+    """``run(*args, stdin=None, server=None)`` → Run, on a datastore reset to the server's
+    built-ins (``server``: another apiserver's URL)."""
+    url, store = ctl_env
+    store.reset()
+
+    def call(*args: str, stdin: str | None = None, server: str | None = None, **kw):
+        return ctl(server or url, *args, stdin=stdin, cwd=tmp_path, **kw)
+    return call

@@ -15,31 +15,12 @@ import yaml
 
 from conftest import GROUP, ApiserverProcess
 from ctl.output import box_table
-from ctl_harness import Datastore, ctl, start_server, write
-
-
-@pytest.fixture(scope="module")
-def env(etcd):
-    server = start_server(etcd.endpoint)
-    store = Datastore(etcd.endpoint)
-    yield server.url, store
-    server.stop()
+from ctl_harness import ctl, ctl_env, run, write  # noqa: F401 - fixtures too
 
 
 @pytest.fixture
-def run(env, tmp_path: Path):
-    """``run(*args, stdin=None)`` → Run, on a datastore reset to the server's built-ins."""
-    url, store = env
-    store.reset()
-
-    def call(*args: str, stdin: str | None = None, **kw):
-        return ctl(url, *args, stdin=stdin, cwd=tmp_path, **kw)
-    return call
-
-
-@pytest.fixture
-def api(env):
-    with httpx.Client(base_url=env[0], timeout=10) as client:
+def api(ctl_env):
+    with httpx.Client(base_url=ctl_env[0], timeout=10) as client:
         yield client
 
 
@@ -447,7 +428,7 @@ REPLACED = ("ctl talks to the Calico apiserver, not to the datastore, so it does
             "in the config file, --server or CALICO_APISERVER\n")
 
 
-def test_calicoctls_etcd_settings_say_which_setting_ctl_needs(env, tmp_path):
+def test_calicoctls_etcd_settings_say_which_setting_ctl_needs(ctl_env, tmp_path):
     cfg = write(tmp_path / "calicoctl.cfg", ETCD_CONFIG)
     r = ctl("", "get", "pools", "-c", str(cfg))
     assert (r.code, r.stdout) == (1, "")
@@ -457,7 +438,7 @@ def test_calicoctls_etcd_settings_say_which_setting_ctl_needs(env, tmp_path):
                                      "ETCD_ENDPOINTS": "http://10.0.0.1:2379"})
     assert r.stderr == REPLACED.format("DATASTORE_TYPE=etcdv3, "
                                        "ETCD_ENDPOINTS=http://10.0.0.1:2379 in the environment")
-    r = ctl("", "get", "pools", "-c", str(cfg), "--server", env[0])
+    r = ctl("", "get", "pools", "-c", str(cfg), "--server", ctl_env[0])
     assert r.code == 0 and r.stdout.startswith("NAME ")
     text = " ".join(ctl("", "--help").stdout.split())
     assert "manages Calico network and security policy and endpoint configuration through " \

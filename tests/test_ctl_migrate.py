@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
 from conftest import GROUP, ApiserverProcess
-from ctl_harness import Datastore, ctl, start_server, write
+from ctl_harness import Datastore, ctl, ctl_env, run, write  # noqa: F401 - fixtures too
 
 REPO = Path(__file__).resolve().parents[1]
 RESOURCES = "/calico/resources/v3/projectcalico.org"
@@ -49,24 +48,6 @@ COPY = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
                      "creationTimestamp": "2026-01-01T00:00:00Z",
                      "labels": {"federation.projectcalico.org/cluster": "east"}},
         "spec": {"nets": ["198.51.100.0/24"]}}
-
-
-@pytest.fixture(scope="module")
-def env(etcd):
-    server = start_server(etcd.endpoint)
-    store = Datastore(etcd.endpoint)
-    yield server.url, store
-    server.stop()
-
-
-@pytest.fixture
-def run(env, tmp_path: Path):
-    url, store = env
-    store.reset()
-
-    def call(*args: str, stdin: str | None = None, server: str = url):
-        return ctl(server, *args, stdin=stdin, cwd=tmp_path)
-    return call
 
 
 def _clusterinfo(run, server: str | None = None) -> dict:
@@ -141,9 +122,9 @@ def _state(server: str) -> dict[tuple, dict]:
     return out
 
 
-def test_a_round_trip_between_two_apiservers_keeps_every_resource(run, env, own_etcd,
+def test_a_round_trip_between_two_apiservers_keeps_every_resource(run, ctl_env, own_etcd,
                                                                   tmp_path):
-    url, store = env
+    url, store = ctl_env
     assert run("apply", "-f", str(REPO / "examples")).code == 0
     assert run("apply", "-f", "-", stdin=EXTRA).code == 0
     assert run("patch", "felixconfiguration", "default", "--type=merge", "-p",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ctl_harness import Datastore, ctl, start_server, write
+from ctl_harness import ctl, ctl_env, run, write  # noqa: F401 - fixtures too
 
 POOL = """apiVersion: projectcalico.org/v3
 kind: IPPool
@@ -34,25 +34,6 @@ metadata:
 spec:
   nets: [10.0.0.0/24]
 """
-
-
-@pytest.fixture(scope="module")
-def env(etcd):
-    server = start_server(etcd.endpoint)
-    store = Datastore(etcd.endpoint)
-    yield server.url, store
-    server.stop()
-
-
-@pytest.fixture
-def run(env, tmp_path: Path):
-    """``run(*args, stdin=None)`` → Run, on a datastore reset to the server's built-ins."""
-    url, store = env
-    store.reset()
-
-    def call(*args: str, stdin: str | None = None, **kw):
-        return ctl(url, *args, stdin=stdin, cwd=tmp_path, **kw)
-    return call
 
 
 def manifest(tmp_path: Path, text: str, name: str = "in.yaml") -> str:
@@ -599,8 +580,8 @@ def test_version_completion_and_help(run):
     assert run("get", "--remove").stderr.startswith("Usage:\n  ctl get")
 
 
-def test_version_mismatch(env, run, tmp_path):
-    _, store = env
+def test_version_mismatch(ctl_env, run, tmp_path):
+    _, store = ctl_env
     key = "/calico/resources/v3/projectcalico.org/clusterinformations/default"
     info = store.get_json(key)
     info["spec"]["calicoVersion"] = "v0.0.1"
@@ -629,10 +610,10 @@ def test_big_apply_is_concurrent_and_orders_tiers_first(run, tmp_path):
     assert (r.code, r.stdout) == (0, "Successfully deleted 61 resource(s)\n"), r
 
 
-def test_progress_bar_on_a_terminal_only(env, run, tmp_path):
+def test_progress_bar_on_a_terminal_only(ctl_env, run, tmp_path):
     """Over 50 resources with stderr on a terminal: a rich progress bar; the summary line on
     stdout is unchanged."""
-    url, _ = env
+    url, _ = ctl_env
     sets = [{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
              "metadata": {"name": f"s{i}"}, "spec": {"nets": [f"10.0.{i}.0/24"]}}
             for i in range(55)]
@@ -659,8 +640,8 @@ def test_progress_bar_on_a_terminal_only(env, run, tmp_path):
     assert plain.stderr == "" and plain.stdout == proc.stdout
 
 
-def test_bash_completion_completes_verbs_kinds_options_and_names(env, run, tmp_path):
-    url, _ = env
+def test_bash_completion_completes_verbs_kinds_options_and_names(ctl_env, run, tmp_path):
+    url, _ = ctl_env
     run("create", "-f", manifest(tmp_path, POOL))
     script = write(tmp_path / "c.sh", run("completion", "bash").stdout)
     probe = (f"source {script}; for words in 'ctl ap' 'ctl get ipp' 'ctl get -o y' "
