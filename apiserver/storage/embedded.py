@@ -10,7 +10,6 @@ refuses, saying who, when a live process or an etcd nobody recorded holds the di
 from __future__ import annotations
 
 import collections
-import ctypes
 import fcntl
 import json
 import logging
@@ -23,7 +22,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ LOCK_NAME = "apiserver.lock"
 QUOTA_BYTES = 2 * 1024**3
 """etcd's database quota (etcd's own default): past it etcd raises its NOSPACE alarm and
 refuses writes; the README's "Running it for months" says how to recover."""
-_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedEtcdError(RuntimeError):
@@ -120,8 +118,8 @@ class EmbeddedEtcd:
             out: IO[bytes] | int = open(self.log_file, "ab") if self.log_file else subprocess.PIPE
             main_thread = threading.current_thread() is threading.main_thread()
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent() if main_thread else None)
+                _dying_with_parent(command) if main_thread else command,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
             if self.log_file:
                 out.close()
             else:
@@ -190,17 +188,18 @@ class EmbeddedEtcd:
             self._lock = None
 
 
-def _die_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn`` asking the kernel to SIGTERM the child when its parent dies (and
-    exiting at once if the parent is already gone: it may have died before the request)."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
+def _dying_with_parent(command: list[str]) -> list[str]:
+    """``command`` run so that the kernel SIGTERMs it when its parent dies: through util-linux's
+    ``setpriv --pdeathsig`` (which then execs it, keeping the pid and the command line).
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
-    return preexec
+    Not a ``preexec_fn``: Python code between fork and exec runs gRPC's fork handlers, whose
+    restarted poller thread can abort the child when the fds are closed (etcd "exited with
+    code -6: epoll_wait error: Bad file descriptor"); without one, subprocess uses vfork."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        log.debug("setpriv not found: etcd is guarded by the lock file only")
+        return command
+    return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
 
 def _acquire(path: Path) -> int:
