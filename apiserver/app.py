@@ -14,7 +14,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
 from . import access_log, metrics
-from .api import discovery, keys, resources
+from .api import discovery, ipam, keys, resources
 from .api.codec import error_response
 from .api.connections import GuardedRequestHandler, GuardedServer
 from .api.health import EtcdProbe, Health, Named, cache_alive, cache_check
@@ -27,6 +27,7 @@ from .resources import errors
 from .resources.builtins import builtins
 from .resources.cache import WatchCache
 from .resources.catalog import Catalog
+from .resources.ipam_actions import IpamActions
 from .resources.store import ResourceStore
 from .resources.validation import Validator
 from .storage.compactor import Compactor
@@ -142,6 +143,7 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
     app[keys.CATALOG] = catalog
     app[keys.VALIDATOR] = validator
     app[keys.STORE] = store
+    app[ipam.ACTIONS] = IpamActions(store)
     app[keys.AUTH] = Authenticator(token_file=settings.token_auth_file,
                                    client_certs=bool(settings.client_ca_file))
     app[keys.WATCHES] = collections.Counter()
@@ -151,6 +153,7 @@ def create_app(settings: Settings, storage: Storage, *, validator: Validator | N
     health.ready += [Named("etcd", EtcdProbe(storage)), Named("watch-cache", cache_check(cache))]
     app.add_routes(health.routes())
     app.add_routes(discovery.routes())
+    app.add_routes(ipam.routes())
     app.add_routes(resources.routes())
     app.cleanup_ctx.append(_run_cache)
     store.admission += [CopyOwnership(), credentials.admission(settings.federation_credentials_dir),

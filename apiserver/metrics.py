@@ -29,7 +29,7 @@ from .resources import storage_errors
 from .resources.cache import WatchCache
 from .resources.catalog import GROUP, VERSION, Catalog
 from .storage.compactor import Compactor
-from .storage.layout import ROOT
+from .storage.layout import key_type
 
 METRICS = web.AppKey("metrics", CollectorRegistry)
 SIBLING_TIMEOUT = 2.0   # seconds another worker has to hand over its series
@@ -146,8 +146,8 @@ class RequestMetrics:
 
 # -- etcd ------------------------------------------------------------------------------------
 class EtcdTimer:
-    """``etcd_request_duration_seconds{operation,type}`` of one storage's calls (the type: the
-    resource plural a key belongs to, else the key's directory)."""
+    """``etcd_request_duration_seconds{operation,type}`` of one storage's calls (the type:
+    ``layout.key_type``)."""
 
     def __init__(self) -> None:
         self.histogram = Histogram("etcd_request_duration_seconds", "Etcd request latency in "
@@ -161,15 +161,6 @@ class EtcdTimer:
         if child is None:
             child = self._children[labels] = self.histogram.labels(*labels)
         child.observe(seconds)
-
-
-def key_type(key: str) -> str:
-    """``globalnetworksets`` for a resource key or collection prefix; the directory of any
-    other key (``/calico/federation/v1``), which is one of a few fixed ones."""
-    if key.startswith(ROOT):
-        end = key.find("/", len(ROOT))
-        return key[len(ROOT):end if end >= 0 else None] or ROOT[:-1]
-    return key.rpartition("/")[0]
 
 
 def storage_timings(storage: object) -> Histogram | None:

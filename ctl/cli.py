@@ -10,14 +10,14 @@ from . import helptext
 from .arguments import HelpShown, UsageError, parse
 from .client import CtlError
 from .commands import (apply, cluster, completion, convert, datastore, delete, diff, get,
-                       label, node, patch, validate, version)
+                       ipam, label, node, patch, validate, version)
 from .session import CommandError, Session, err, out
 
 # What runs each command of ``helptext.COMMANDS`` (in its order).
 COMMANDS: dict[str, Callable[[Session], int]] = {
     "create": apply.run, "replace": apply.run, "apply": apply.run, "patch": patch.run,
     "delete": delete.run, "get": get.run, "label": label.run, "validate": validate.run,
-    "convert": convert.run, "node": node.run, "version": version.run,
+    "convert": convert.run, "ipam": ipam.run, "node": node.run, "version": version.run,
     "datastore": datastore.run, "cluster": cluster.run, "diff": diff.run,
     "completion": completion.run}
 

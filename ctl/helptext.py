@@ -24,8 +24,11 @@ RESOURCE_TYPES = ("bgpconfiguration", "bgpfilter", "bgppeer", "clusterinformatio
 
 def _hanging(head: str, text: str, column: int) -> str:
     """``head``, then ``text`` from ``column`` (at least two spaces after ``head``, which is
-    where docopt splits an option from its description), each further line under the first."""
+    where docopt splits an option from its description), each further line under the first;
+    a ``head`` too long for the column has all of ``text`` under it."""
     first, *more = text.split("\n")
+    if len(head) > column - 2:
+        return "".join([f"{head}\n", *(f"{' ' * column}{line}\n" for line in (first, *more))])
     return "".join([f"{head.ljust(column - 2)}  {first}\n",
                     *(f"{' ' * column}{line}\n" for line in more)])
 
@@ -103,6 +106,34 @@ _IGNORE_VALIDATION = _option("--ignore-validation", "Skip validation on the conv
 # node
 _NODE = _option("--node=<NODE>", "The node whose status to show (default: this host's\n"
                 "name, lower-cased, as calico-node's default node name).")
+# ipam
+_IP = _option("--ip=<IP>", "show: report whether this specific IP address is in use.\n"
+              "release: IP address to release.")
+_SHOW_BLOCKS = _option("--show-blocks", "Show detailed information for IP blocks as well as "
+                       "pools.")
+_SHOW_BORROWED = _option("--show-borrowed", "Show detailed information for \"borrowed\" IP "
+                         "addresses.")
+_SHOW_CONFIGURATION = _option("--show-configuration", "Show current Calico IPAM "
+                              "configuration.")
+_REPORT_OUTPUT = _option("-o --output=<FILE>", "check: Path to output report file.")
+_SHOW_ALL_IPS = _option("--show-all-ips", "check: Print all IPs that are checked.")
+_SHOW_PROBLEM_IPS = _option("--show-problem-ips", "check: Print all IPs that are leaked or "
+                            "not allocated properly.")
+_KUBECONFIG = _option("--kubeconfig=<KUBECONFIG>", "check: accepted for calicoctl's command "
+                      "lines; ctl\nreads nodes and workloads from the apiserver.")
+_FROM_REPORT = _option("--from-report=<REPORT>", "release: Release all leaked addresses from "
+                       "the report.\nIf multiple reports are specified then only leaked\nIPs "
+                       "common to all reports will be released.\nAt least one of the reports "
+                       "should be newly\ngenerated.")
+_FORCE = _option("--force", "release: Force release of leaked addresses.")
+_STRICT_AFFINITY = _option("--strictaffinity=<true/false>", "configure: Set StrictAffinity to "
+                           "true/false.\nWhen StrictAffinity is true, borrowing IP\naddresses "
+                           "is not allowed.")
+_MAX_BLOCKS = _option("--max-blocks-per-host=<number>", "configure: Set the maximum number of "
+                      "blocks\nthat can be affine to a host.")
+_KUBEVIRT = _option("--kubevirt-ip-persistence=<Enabled|Disabled>",
+                    "configure: Control whether KubeVirt VMs\nretain persistent IP addresses "
+                    "across\nlifecycle events.")
 # datastore
 _IMPORT_FILENAME = _option("-f --filename=<FILENAME>", "Filename to use to import resources.  "
                            "If set to\n\"-\" loads from stdin.")
@@ -507,6 +538,53 @@ Description:
   updates), it prints the manifest that asks calico-node to report.
 """
 
+IPAM = f"""\
+{_DATASTORE}Usage:
+  ctl ipam show [--ip=<IP> | --show-blocks | --show-borrowed | --show-configuration]
+                [--config=<CONFIG>] [--allow-version-mismatch] [options]
+  ctl ipam check [--show-all-ips] [--show-problem-ips] [--output=<FILE>]
+                 [--kubeconfig=<KUBECONFIG>] [--config=<CONFIG>] [--allow-version-mismatch]
+                 [options]
+  ctl ipam release [--ip=<IP>] [--from-report=<REPORT>]... [--force] [--config=<CONFIG>]
+                   [--allow-version-mismatch] [options]
+  ctl ipam configure [--strictaffinity=<true/false>] [--max-blocks-per-host=<number>]
+                     [--kubevirt-ip-persistence=<Enabled|Disabled>] [--config=<CONFIG>]
+                     [--allow-version-mismatch] [options]
+
+Examples:
+  # IP usage of every pool, and of each block.
+  ctl ipam show --show-blocks
+
+  # Find leaked addresses and handles, then release them.
+  ctl datastore migrate lock
+  ctl ipam check -o report.json
+  ctl ipam release --from-report=report.json
+  ctl datastore migrate unlock
+
+Options:
+{_HELP}{_IP}{_SHOW_BLOCKS}{_SHOW_BORROWED}{_SHOW_CONFIGURATION}{_REPORT_OUTPUT}\
+{_SHOW_ALL_IPS}{_SHOW_PROBLEM_IPS}{_KUBECONFIG}{_FROM_REPORT}{_FORCE}{_STRICT_AFFINITY}\
+{_MAX_BLOCKS}{_KUBEVIRT}{_CONFIG}{_MISMATCH}
+{_CONNECTION}
+Description:
+  IP address management commands for Calico, on the IPAM data calico-node and the
+  CNI plugin write (the apiserver serves it as IPAMBlock, BlockAffinity, IPAMHandle
+  and IPAMConfiguration objects).
+
+    show       Show details of a Calico configuration, assigned IP address, or of
+               overall IP usage.
+    check      Check the integrity of the IPAM datastructures against the
+               workloads and nodes the apiserver holds.
+    release    Release a Calico assigned IP address (the apiserver edits its block
+               with a compare-and-swap, as calicoctl does), or every address and
+               handle a check report found leaked.
+    configure  Configure IPAM (IPAMConfiguration default).
+
+  Note that release does not remove the IP from any existing endpoints that may be
+  using it, so only use it to clean up addresses from endpoints that were not
+  cleanly removed from Calico.
+"""
+
 DATASTORE = f"""\
 Usage:
   ctl datastore migrate export [--config=<CONFIG>] [--allow-version-mismatch] [options]
@@ -531,9 +609,10 @@ Description:
             <Kind>List per kind, in dependency order (Tiers before policies,
             BGPFilters before BGPPeers, IPPools before what is allocated from
             them), without server-owned fields, built-in virtual objects or
-            federation copies; then the ClusterInformation.
+            federation copies; then the ClusterInformation, and the IPAM data
+            (blocks, affinities, handles, configuration) in calicoctl's JSON.
     import  Apply an export to a new datastore (one holding only the server's
-            built-ins) and leave it locked.
+            built-ins), IPAM data last, and leave it locked.
     lock    Lock the datastore (ClusterInformation spec.datastoreReady false) to
             prepare it for migration. This prevents any new Calico resources from
             affecting the cluster but does not prevent updating or creating new
@@ -629,6 +708,7 @@ COMMANDS: dict[str, Command] = {
     "validate": Command("Validate a resource by file, directory or stdin without applying it.",
                         VALIDATE),
     "convert": Command("Convert config files between different API versions.", CONVERT),
+    "ipam": Command("IP address management.", IPAM),
     "node": Command("Calico node status, as calico-node reports it.", NODE),
     "version": Command("Display the version of this binary and of the cluster.", VERSION),
     "datastore": Command("Calico datastore management.", DATASTORE),

@@ -44,8 +44,6 @@ import yaml
 HERE = Path(__file__).resolve().parent
 DEFAULT_CRDS = HERE.parent.parent / "shared" / "reference" / "crds"
 GROUP, VERSION = "projectcalico.org", "v3"
-# IPAM bookkeeping kinds are written by IPAM itself, never through this API.
-SKIPPED_CRD_KINDS = frozenset({"IPAMBlock", "IPAMHandle"})
 INLINE_FLAG = re.compile(r"^\^\(\?([a-z]+)\)")
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -206,8 +204,7 @@ def render(schema: dict[str, Any]) -> str:
 def generate(crd_dir: Path, out_dir: Path) -> list[Path]:
     """Write every kind's schema into ``out_dir``; return the written paths."""
     crds = load_crds(crd_dir)
-    kinds = {k: v for k, v in crds.items() if k not in SKIPPED_CRD_KINDS}
-    kinds.update(load_extras(HERE / "extra", crds))
+    kinds = {**crds, **load_extras(HERE / "extra", crds)}
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for kind, source in sorted(kinds.items()):

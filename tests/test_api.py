@@ -645,8 +645,6 @@ def _calicoctl_columns() -> list[tuple[str, list[str], list[str]]]:
         if len(cells) != 3 or cells[0] in ("Kind", "---"):
             continue
         kind = cells[0].replace("[master]", "").replace("*", "").strip()
-        if kind == "IPAMConfiguration":   # calicoctl master only; IPAM's own, not served here
-            continue
         ps = [w for w in cells[1].split() if w.isupper()]
         if cells[2].startswith("same"):
             wide = ps

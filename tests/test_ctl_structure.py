@@ -26,6 +26,7 @@ BASES = {
     "label": [["pool", "n", "a"], ["pool", "a"], ["pool", "-l", "s", "a"]],
     "version": [[]], "completion": [["bash"]],
     "convert": [["-f", "x"], []], "node": [["status"]], "cluster": [["diags"]],
+    "ipam": [["show"], ["check"], ["release"], ["configure"]],
     "datastore": [["migrate", "export"], ["migrate", "import", "-f", "x"],
                   ["migrate", "import"]],
 }

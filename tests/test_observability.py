@@ -347,9 +347,11 @@ async def test_storage_objects_come_from_the_watch_cache_and_etcd_calls_are_time
     assert metric(text, "apiserver_storage_objects", **gns_objects) == 4
     assert metric(text, "etcd_request_duration_seconds_count", operation="delete",
                   type="globalnetworksets") == 1
-    # the cache's start: one list of every resource key, one watch of the keyspace
+    # the cache's start: one list of each kind's keys, one watch of the keyspace
     assert metric(text, "etcd_request_duration_seconds_count", operation="list",
-                  type="/calico/resources/v3/projectcalico.org") >= 1
+                  type="tiers") >= 1
+    assert metric(text, "etcd_request_duration_seconds_count", operation="list",
+                  type="/calico/ipam/v2/host") >= 1
     assert metric(text, "etcd_request_duration_seconds_count", operation="watch") >= 1
     assert buckets(text, "etcd_request_duration_seconds_bucket", 'operation="create"',
                    'type="globalnetworksets"') == KUBE_BUCKETS

@@ -1,14 +1,15 @@
 """The watch-fed cache every read is served from.
 
-It lists the resource keys once, then follows one etcd watch of the whole keyspace, so every
-revision arrives as an event and the cache's revision is always that of the last event it
-applied (etcd 3.4's progress notifications can run ahead of events a reconnected watch has yet
-to deliver, so they are not used). It is never behind an acknowledged write: writers
-``wait_for`` their own revision, readers ``sync()`` to etcd's current revision. It keeps a bounded
-history of changes so API watches can start at a recent ``resourceVersion``; a watch behind the
-history, or a subscriber that does not keep up, gets ``Gone`` (410) and must relist.
-On etcd compaction of its own position it relists and expires every subscriber; on etcd
-outages it reconnects with capped backoff and resumes from its revision.
+It lists every kind's keys once (``Catalog.prefixes``), then follows one etcd watch of the
+whole keyspace, so every revision arrives as an event and the cache's revision is always that
+of the last event it applied (etcd 3.4's progress notifications can run ahead of events a
+reconnected watch has yet to deliver, so they are not used). It is never behind an
+acknowledged write: writers ``wait_for`` their own revision, readers ``sync()`` to etcd's
+current revision. It keeps a bounded history of changes so API watches can start at a recent
+``resourceVersion``; a watch behind the history, or a subscriber that does not keep up, gets
+``Gone`` (410) and must relist. On etcd compaction of its own position it relists and expires
+every subscriber; on etcd outages it reconnects with capped backoff and resumes from its
+revision.
 """
 from __future__ import annotations
 
@@ -21,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..storage.interface import Compacted, Storage, StorageError, WatchEvent
-from ..storage.layout import ROOT, collection_prefix, object_key, parse_key
-from . import stored
 from .catalog import Catalog, Kind
 from .errors import Gone, ServiceUnavailable
 from .storage_errors import translated
+from .stored import dumps
 
 log = logging.getLogger(__name__)
 WATCH_PREFIX = ""  # the whole keyspace: every revision is an event
@@ -47,22 +47,22 @@ class Entry:
 
     def json(self) -> bytes:
         if self._json is None:
-            self._json = stored.dumps(self.obj)
+            self._json = dumps(self.obj)
         return self._json
 
 
 def make_entry(kind: Kind, key: str, value: bytes, revision: int,
                create_revision: int) -> Entry | None:
     """The entry for stored bytes of ``kind`` at ``key``; None when the bytes do not decode or
-    the key's scope is not the kind's (a namespaced key for a cluster-scoped kind)."""
-    parsed = parse_key(key)
-    if parsed is None or bool(parsed[1]) != kind.namespaced:
+    no object of the kind can be at the key (its layout does not parse it)."""
+    parsed = kind.layout.parse(key)
+    if parsed is None:
         return None
     try:
-        obj = stored.decode(kind, value, revision)
+        obj = kind.layout.decode(key, value, revision, create_revision)
     except ValueError:
         return None
-    return Entry(kind, key, parsed[1], parsed[2], obj, revision, create_revision)
+    return Entry(kind, key, parsed[0], parsed[1], obj, revision, create_revision)
 
 
 @dataclass(slots=True)
@@ -108,7 +108,10 @@ class WatchCache:
         self.ready = asyncio.Event()
         self.connected = False
         self.last_error = ""
-        self._objects: dict[str, dict[str, Entry]] = {k.plural: {} for k in catalog}
+        # plural → (namespace, name) → entry: names are unique per kind, keys need not be
+        # computable from them (a BlockAffinity's node and CIDR share one name).
+        self._objects: dict[str, dict[tuple[str | None, str], Entry]] = \
+            {k.plural: {} for k in catalog}
         self._history: collections.deque[Change] = collections.deque(maxlen=history)
         self._history_floor = 0
         self._subs: set[Subscription] = set()
@@ -173,17 +176,21 @@ class WatchCache:
         self.connected, self.last_error = False, error
 
     async def _relist(self) -> None:
-        revision, start, fresh = 0, None, {k.plural: {} for k in self.catalog}
-        while True:
-            page = await self.storage.list(ROOT, revision=revision, start=start, limit=PAGE)
-            revision = revision or page.revision
-            for kv in page.items:
-                entry = self._entry(kv.key, kv.value, kv.mod_revision, kv.create_revision)
-                if entry:
-                    fresh[entry.kind.plural][entry.key] = entry
-            if not page.more or not page.items:
-                break
-            start = page.items[-1].key + "\0"
+        """Read every kind's keys at one revision."""
+        revision, fresh = 0, {k.plural: {} for k in self.catalog}
+        for prefix in self.catalog.prefixes:
+            start = None
+            while True:
+                page = await self.storage.list(prefix, revision=revision, start=start,
+                                               limit=PAGE)
+                revision = revision or page.revision
+                for kv in page.items:
+                    entry = self._entry(kv.key, kv.value, kv.mod_revision, kv.create_revision)
+                    if entry:
+                        fresh[entry.kind.plural][entry.namespace, entry.name] = entry
+                if not page.more or not page.items:
+                    break
+                start = page.items[-1].key + "\0"
         if self.ready.is_set():
             for sub in list(self._subs):
                 sub.close(Gone("the datastore was compacted past this watch; relist"))
@@ -196,8 +203,7 @@ class WatchCache:
         self.ready.set()
 
     def _entry(self, key: str, value: bytes, revision: int, create_revision: int) -> Entry | None:
-        parsed = parse_key(key)
-        kind = self.catalog.by_plural.get(parsed[0]) if parsed else None
+        kind = self.catalog.locate(key)
         if kind is None:
             return None
         entry = make_entry(kind, key, value, revision, create_revision)
@@ -214,15 +220,16 @@ class WatchCache:
     def _apply_one(self, ev: WatchEvent) -> None:
         rev = ev.kv.mod_revision
         self.revision = max(self.revision, rev)
-        parsed = parse_key(ev.kv.key)
-        kind = self.catalog.by_plural.get(parsed[0]) if parsed else None
-        if kind is None:
+        kind = self.catalog.locate(ev.kv.key)
+        parsed = kind.layout.parse(ev.kv.key) if kind is not None else None
+        if parsed is None:
             return
         objects = self._objects[kind.plural]
         if ev.type == "DELETE":
-            old = objects.pop(ev.kv.key, None)
-            if old is None:
+            old = objects.get(parsed)
+            if old is None or old.key != ev.kv.key:
                 return
+            del objects[parsed]
             obj = {**old.obj, "metadata": {**old.obj["metadata"], "resourceVersion": str(rev)}}
             change = Change("DELETED", Entry(kind, old.key, old.namespace, old.name, obj, rev,
                                              old.create_revision), rev)
@@ -230,8 +237,8 @@ class WatchCache:
             entry = self._entry(ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
             if entry is None:
                 return
-            old = objects.get(ev.kv.key)
-            objects[ev.kv.key] = entry
+            old = objects.get(parsed)
+            objects[parsed] = entry
             change = Change("ADDED", entry, rev) if old is None else \
                 Change("MODIFIED", entry, rev, old)
         self._history.append(change)
@@ -297,15 +304,12 @@ class WatchCache:
 
     # -- reads -----------------------------------------------------------------------------
     def entry(self, kind: Kind, name: str, namespace: str | None = None) -> Entry | None:
-        return self._objects[kind.plural].get(object_key(kind.plural, name, namespace))
+        return self._objects[kind.plural].get((namespace, name))
 
     def entries(self, kind: Kind, namespace: str | None = None) -> list[Entry]:
-        objects = self._objects[kind.plural]
-        if namespace:
-            prefix = collection_prefix(kind.plural, namespace)
-            found = [e for k, e in objects.items() if k.startswith(prefix)]
-        else:
-            found = list(objects.values())
+        """In key order, as etcd lists them."""
+        objects = self._objects[kind.plural].values()
+        found = [e for e in objects if e.namespace == namespace] if namespace else list(objects)
         found.sort(key=lambda e: e.key)
         return found
 

@@ -2,15 +2,19 @@
 its table columns, and its strategy (``strategies.py``: everything special it does).
 
 A new kind is one row here, one schema file ``schemas/<kind lower-case>.json``, and, when it
-has behaviour of its own, a strategy. ``tests/test_catalog.py`` holds the rows to the schemas
-and to Calico's CRDs.
+has behaviour of its own, a strategy (which also says where in etcd the kind lives, when that
+is not libcalico-go's v3 resource layout: ``Strategy.layout``). ``tests/test_catalog.py``
+holds the rows to the schemas and to Calico's CRDs.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 from dataclasses import dataclass
 from typing import Iterable
 
 from . import strategies
+from .stored import Layout, ResourceLayout
 from .strategies import Strategy
 from .tables import Col, first_of, truncated
 
@@ -56,6 +60,11 @@ class Kind:
     def read_only(self) -> bool:
         return self.strategy.read_only
 
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """Its keys and stored values: the strategy's, else libcalico-go's v3 resource layout."""
+        return self.strategy.layout or ResourceLayout(self.plural, self.namespaced, self.tiered)
+
 
 NAME = Col("NAME", "metadata.name")
 POLICY_COLUMNS = (NAME, Col("TIER", "spec.tier"), Col("ORDER", "spec.order", wide=True),
@@ -66,6 +75,10 @@ def _count(expr: str):
     def value(obj: dict) -> int:
         return len(obj.get("spec", {}).get(expr) or [])
     return value
+
+
+def _allocated(obj: dict) -> int:
+    return sum(a is not None for a in obj.get("spec", {}).get("allocations") or [])
 
 
 def _ip_mode(expr: str):
@@ -92,6 +105,11 @@ KINDS: tuple[Kind, ...] = (
                   Col("NODE", first_of("spec.node", "spec.nodeSelector", default="(global)")),
                   Col("ASN", "spec.asNumber")),
          strategy=strategies.BGP_PEER),
+    Kind("BlockAffinity", "blockaffinities", strategy=strategies.BLOCK_AFFINITY,
+         aliases=("blockaffinity", "blockaffinities", "affinity", "affinities"),
+         columns=(NAME, Col("NODE", "spec.node"), Col("CIDR", "spec.cidr"),
+                  Col("STATE", "spec.state"), Col("TYPE", "spec.type", wide=True),
+                  Col("DELETED", "spec.deleted", wide=True))),
     Kind("CalicoNodeStatus", "caliconodestatuses", status=True,
          aliases=("caliconodestatus", "caliconodestatuses", "nodestatus", "nodestatuses"),
          columns=(NAME, Col("NODE", "spec.node"), Col("CLASSES", "spec.classes", wide=True)),
@@ -122,6 +140,21 @@ KINDS: tuple[Kind, ...] = (
          columns=(NAME, Col("NODE", "spec.node"), Col("INTERFACE", "spec.interfaceName", wide=True),
                   Col("IPS", "spec.expectedIPs", wide=True), Col("PROFILES", "spec.profiles", wide=True)),
          strategy=strategies.HOST_ENDPOINT),
+    Kind("IPAMBlock", "ipamblocks", aliases=("ipamblock", "ipamblocks"),
+         columns=(NAME, Col("CIDR", "spec.cidr"), Col("AFFINITY", "spec.affinity"),
+                  Col("ALLOCATED", _allocated, wide=True), Col("FREE", _count("unallocated"),
+                                                               wide=True)),
+         strategy=strategies.IPAM_BLOCK),
+    Kind("IPAMConfiguration", "ipamconfigurations",
+         aliases=("ipamconfiguration", "ipamconfigurations", "ipamconfig", "ipamconfigs"),
+         columns=(NAME, Col("STRICTAFFINITY", "spec.strictAffinity"),
+                  Col("AUTOALLOCATEBLOCKS", "spec.autoAllocateBlocks"),
+                  Col("MAXBLOCKSPERHOST", first_of("spec.maxBlocksPerHost", default="0"),
+                      wide=True)),
+         strategy=strategies.IPAM_CONFIGURATION),
+    Kind("IPAMHandle", "ipamhandles", aliases=("ipamhandle", "ipamhandles"),
+         columns=(NAME, Col("HANDLEID", "spec.handleID"), Col("BLOCKS", "spec.block", wide=True)),
+         strategy=strategies.IPAM_HANDLE),
     Kind("IPPool", "ippools", aliases=("ippool", "ippools", "ipp", "ipps", "pool", "pools"),
          columns=(NAME, Col("CIDR", "spec.cidr"),
                   Col("NAT", first_of("spec.natOutgoing", default="false"), wide=True),
@@ -191,15 +224,34 @@ KINDS: tuple[Kind, ...] = (
 
 
 class Catalog:
-    """Kinds by name, plural and alias."""
+    """Kinds by name and plural, and by etcd key: the one place a key is routed to its kind."""
 
     def __init__(self, kinds: Iterable[Kind] = KINDS) -> None:
         self.kinds = tuple(kinds)
         self.by_kind = {k.kind: k for k in self.kinds}
         self.by_plural = {k.plural: k for k in self.kinds}
+        ranges = sorted(((prefix, k) for k in self.kinds for prefix in k.layout.prefixes()),
+                        key=lambda pair: pair[0])
+        for (prefix, kind), (after, other) in zip(ranges, ranges[1:]):
+            if after.startswith(prefix):
+                raise ValueError(f"the keys of {other.kind} ({after}) lie inside those of "
+                                 f"{kind.kind} ({prefix})")
+        self._starts = [prefix for prefix, _ in ranges]
+        self._owners = [kind for _, kind in ranges]
 
     def __iter__(self):
         return iter(self.kinds)
 
     def kind(self, name: str) -> Kind:
         return self.by_kind[name]
+
+    @property
+    def prefixes(self) -> list[str]:
+        """Every kind's key range, in key order."""
+        return list(self._starts)
+
+    def locate(self, key: str) -> Kind | None:
+        """The kind whose keys ``key`` lies among (by prefix: no kind's prefix begins another's,
+        so the nearest prefix at or before the key is the only candidate), or None."""
+        at = bisect.bisect_right(self._starts, key) - 1
+        return self._owners[at] if at >= 0 and key.startswith(self._starts[at]) else None

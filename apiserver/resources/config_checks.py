@@ -1,6 +1,7 @@
-"""Checks of the component configuration kinds: FelixConfiguration and
+"""Checks of the component configuration kinds: FelixConfiguration,
 KubeControllersConfiguration (validator.go ``validateFelixConfigSpec``, the Felix field tags,
-``validateRouteTableRange(s)``, ``validateHealthTimeoutOverride``; their CRD CEL rules)."""
+``validateRouteTableRange(s)``, ``validateHealthTimeoutOverride``; their CRD CEL rules) and
+IPAMConfiguration (the rules of libcalico-go's ``ipamClient.SetIPAMConfig``)."""
 from __future__ import annotations
 
 import re
@@ -181,3 +182,13 @@ def kube_controllers_configuration(report: Report, obj: dict[str, Any], spec: di
         selector_field(report, f"{field}.nodeSelector", template.get("nodeSelector"))
         check_labels(report, f"{field}.labels", mapping(template, "labels"))
         check_annotations(report, f"{field}.annotations", mapping(template, "annotations"))
+
+
+def ipam_configuration(report: Report, obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """What libcalico-go's IPAM refuses to set (``SetIPAMConfig``), with its messages."""
+    strict = spec.get("strictAffinity") is True
+    if not strict and spec.get("autoAllocateBlocks") is False:
+        report.add("spec.autoAllocateBlocks",
+                   "Cannot disable 'StrictAffinity' and 'AutoAllocateBlocks' at the same time")
+    if not strict and _ints(spec.get("maxBlocksPerHost")) and spec["maxBlocksPerHost"] > 0:
+        report.add("spec.maxBlocksPerHost", "MaxBlocksPerHost requires StrictAffinity to be enabled")

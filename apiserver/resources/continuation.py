@@ -52,8 +52,9 @@ class ContinueTokens:
                                                    separators=(",", ":")).encode()).decode()
         return f"{body}.{self._mac(await self._secret(), scope, body)}"
 
-    async def decode(self, scope: str, prefix: str, token: str) -> tuple[int, str]:
-        """(revision, start key) of a token issued for ``scope``; BadRequest otherwise."""
+    async def decode(self, scope: str, prefixes: tuple[str, ...], token: str) -> tuple[int, str]:
+        """(revision, start key) of a token issued for ``scope`` whose start key lies in one of
+        the collection's ``prefixes``; BadRequest otherwise."""
         body, _, mac = token.partition(".")
         if not hmac.compare_digest(mac.encode(), self._mac(await self._secret(), scope,
                                                            body).encode()):
@@ -64,7 +65,7 @@ class ContinueTokens:
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise _invalid() from None
         if not (isinstance(revision, int) and 0 < revision <= MAX_REVISION
-                and isinstance(start, str) and start.startswith(prefix)):
+                and isinstance(start, str) and start.startswith(prefixes)):
             raise _invalid()
         return revision, start
 

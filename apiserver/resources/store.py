@@ -2,8 +2,9 @@
 
 Write order (fixed; the kind's ``Strategy`` supplies the per-kind parts, strategies.py):
 request checks → system metadata → defaults (unknown fields dropped unless Strict) → validate
-→ references → field ownership (``managedFields``, apply.py) → admission → encode → one etcd
-transaction, skipped when the update changes nothing → wait until the cache holds the write.
+→ references → field ownership (``managedFields``, apply.py) → admission → the key and bytes
+of the kind's layout (``Kind.layout``) → one etcd transaction, skipped when the update
+changes nothing → wait until the cache holds the write.
 Server-side apply merges its configuration into the stored object first (apply.py), then
 takes the same path. Reads come from the watch-fed cache after it has caught up with etcd.
 Storage failures become API errors through ``storage_errors``, the one interpreter every verb
@@ -23,14 +24,14 @@ from typing import Any, Callable, Iterable, Protocol
 
 from ..storage.interface import (KeyExists, KeyNotFound, KeyValue, RevisionConflict, Storage,
                                  StorageError)
-from ..storage.layout import collection_prefix, object_key
-from . import apply as ownership, patch as patches, stored, unknown_fields
+from . import apply as ownership, patch as patches, unknown_fields
 from .cache import Entry, WatchCache, make_entry
 from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
 from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
                      MethodNotAllowed, NotFound, ServiceUnavailable, Timeout, TooLarge)
 from .storage_errors import api_error
+from .stored import dumps
 
 log = logging.getLogger(__name__)
 
@@ -231,20 +232,23 @@ class ResourceStore:
 
     async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
                          matches: Callable[[dict], bool]) -> ListPage:
-        """A page read from etcd at one revision, so every page belongs to one snapshot. The
-        continue token is bound to this list (kind, namespace, selectors)."""
-        prefix = collection_prefix(kind.plural, namespace)
+        """A page read from etcd at one revision, so every page belongs to one snapshot: the
+        kind's key ranges in order (``Layout.prefixes``). The continue token is bound to this
+        list (kind, namespace, selectors)."""
+        prefixes = list(kind.layout.prefixes(namespace))
         scope = "\n".join((kind.plural, namespace or "", *options.selectors))
         revision = options.resource_version if options.exact else 0
         start: str | None = None
         if options.continue_token:
-            revision, start = await self.tokens.decode(scope, prefix, options.continue_token)
+            revision, start = await self.tokens.decode(scope, tuple(prefixes),
+                                                       options.continue_token)
+            while not start.startswith(prefixes[0]):
+                prefixes.pop(0)
         limit = options.limit or math.inf
         items: list[Entry] = []
-        more = True
-        while more and len(items) < limit:
+        while prefixes and len(items) < limit:
             try:
-                page = await self.storage.list(prefix, revision=revision, start=start,
+                page = await self.storage.list(prefixes[0], revision=revision, start=start,
                                                limit=min(limit - len(items), PAGE))
             except StorageError as err:
                 raise api_error(err, reading=True) from None
@@ -253,11 +257,14 @@ class ResourceStore:
                 entry = make_entry(kind, kv.key, kv.value, kv.mod_revision, kv.create_revision)
                 if entry is not None and matches(entry.obj):
                     items.append(entry)
-            more = page.more and bool(page.items)
-            if page.items:
+            if page.more and page.items:
                 start = page.items[-1].key + "\0"
-        if more:
-            return ListPage(items, revision, await self.tokens.encode(scope, revision, start))
+            else:
+                prefixes.pop(0)
+                start = None
+        if prefixes:
+            return ListPage(items, revision, await self.tokens.encode(
+                scope, revision, start or prefixes[0]))
         items += self._virtual(kind, namespace, matches)
         return ListPage(items, revision)
 
@@ -270,17 +277,18 @@ class ResourceStore:
     async def _insert(self, kind: Kind, namespace: str | None, obj: dict, *, dry_run: bool,
                       actor: Actor) -> dict:
         """Write a new object (from ``_object_to_create``): AlreadyExists when its name is taken."""
-        name = obj["metadata"]["name"]
+        name, key = obj["metadata"]["name"], _key(kind, obj)
         if dry_run:
             await self.cache.sync()
             if self.cache.entry(kind, name, namespace) is not None:
                 raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
                                     kind=kind.kind, name=name)
             return obj
-        value, key = stored.encode(kind, obj), _key(kind, obj)
+        value = kind.layout.encode(obj)
         for _ in range(MAX_RETRIES):
             try:
-                return await self._written(obj, await self.storage.create(key, value))
+                revision = await self.storage.create(key, value)
+                return await self._written(kind, key, obj, value, revision, revision)
             except KeyExists as err:
                 if not await self._yielded(kind, err.current, actor):
                     raise AlreadyExists(f"{ident(kind, name, namespace)} already exists",
@@ -294,7 +302,8 @@ class ResourceStore:
         """Delete ``current`` when an admission step says it gives its name up to ``actor``
         (a federation copy to a local object); False when it keeps it."""
         try:
-            existing = stored.decode(kind, current.value, current.mod_revision) \
+            existing = kind.layout.decode(current.key, current.value, current.mod_revision,
+                                          current.create_revision) \
                 if current is not None else None
         except ValueError:
             return False
@@ -316,27 +325,27 @@ class ResourceStore:
         one etcd transaction. A transaction that finds any of its keys present is not applied;
         its objects are then created one by one. Returns, per body, the object or its error."""
         results: list[dict | ApiError | None] = [None] * len(bodies)
-        ready: list[tuple[int, dict, bytes]] = []
+        ready: list[_Ready] = []
         for i, (namespace, body) in enumerate(bodies):
             try:
                 obj = await self._object_to_create(kind, namespace, body, actor, SERVER_WRITE)
+                ready.append(_Ready(i, obj, _key(kind, obj), kind.layout.encode(obj)))
             except ApiError as err:
                 results[i] = err
-                continue
-            ready.append((i, obj, stored.encode(kind, obj)))
         for chunk in _chunks(ready):
             try:
-                revision = await self.storage.create_many([(_key(kind, o), v) for _, o, v in chunk])
+                revision = await self.storage.create_many([(r.key, r.value) for r in chunk])
             except KeyExists:
-                for i, obj, _ in chunk:
-                    results[i] = await self._create_or_error(kind, bodies[i], actor)
+                for r in chunk:
+                    results[r.index] = await self._create_or_error(kind, bodies[r.index], actor)
                 continue
             except StorageError as err:
-                for i, _, _ in chunk:
-                    results[i] = api_error(err)
+                for r in chunk:
+                    results[r.index] = api_error(err)
                 continue
-            for i, obj, _ in chunk:
-                results[i] = await self._written(obj, revision)
+            for r in chunk:
+                results[r.index] = await self._written(kind, r.key, r.obj, r.value, revision,
+                                                       revision)
         return results  # type: ignore[return-value]
 
     async def _create_or_error(self, kind: Kind, item: tuple[str | None, Any],
@@ -475,12 +484,15 @@ class ResourceStore:
             if not applied:
                 self._record(kind, current.obj, obj, options, subresource)
             self._admit(kind, obj, current.obj, actor)
+            _key(kind, obj, at=current.key)
             if ownership.same_object(obj, current.obj):
                 return current.obj
+            value = kind.layout.encode(obj)
+            if not kind.layout.lossless and value == kind.layout.encode(current.obj):
+                return current.obj     # it differs only in what the layout does not store
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(current.revision)
                 return obj
-            value = stored.encode(kind, obj)
             try:
                 revision = await self.storage.update(current.key, value,
                                                      expect_revision=current.revision)
@@ -492,7 +504,8 @@ class ResourceStore:
                 continue
             except StorageError as err:
                 raise api_error(err) from None
-            return await self._written(obj, revision)
+            return await self._written(kind, current.key, obj, value, revision,
+                                       current.create_revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
@@ -574,7 +587,8 @@ class ResourceStore:
             except StorageError as err:
                 raise api_error(err) from None
             await self._caught_up(prev.mod_revision)
-            return stored.decode(kind, prev.value, prev.mod_revision)
+            return kind.layout.decode(prev.key, prev.value, prev.mod_revision,
+                                      prev.create_revision)
         raise Conflict(f"{ident(kind, name, namespace)}: gave up after {MAX_RETRIES} conflicting "
                        "concurrent updates", kind=kind.kind, name=name)
 
@@ -585,7 +599,7 @@ class ResourceStore:
         refused here, before any work is spent on it. Raises BadRequest / Invalid / TooLarge."""
         if not isinstance(body, dict):
             raise BadRequest(f"the request body must be a {kind.kind} object")
-        raw = stored.dumps(body)
+        raw = dumps(body)
         if len(raw) > MAX_OBJECT_BYTES:
             raise TooLarge(f"the {kind.kind} is {len(raw)} bytes as JSON; the datastore takes "
                            f"objects of at most {MAX_OBJECT_BYTES} bytes", kind=kind.kind)
@@ -709,10 +723,13 @@ class ResourceStore:
         for step in self.admission:
             step.admit(kind, new, old, actor)
 
-    async def _written(self, obj: dict, revision: int) -> dict:
-        """The written object (this request's private copy, which is exactly what a read of
-        the stored bytes gives) once the cache holds it."""
+    async def _written(self, kind: Kind, key: str, obj: dict, value: bytes, revision: int,
+                       create_revision: int) -> dict:
+        """What a read of the write gives, once the cache holds it: this request's private
+        copy, or for a lossy layout (``Layout.lossless``) the stored ``value`` decoded."""
         await self._caught_up(revision)
+        if not kind.layout.lossless:
+            return kind.layout.decode(key, value, revision, create_revision)
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
 
@@ -780,21 +797,51 @@ def _resource_version(kind: Kind, obj: Any) -> str | None:
     return rv or None
 
 
-def _key(kind: Kind, obj: dict) -> str:
+def _key(kind: Kind, obj: dict, *, at: str | None = None) -> str:
+    """Where the kind's layout stores ``obj``; Invalid when that key would hold an object of
+    another name (a layout that keys objects by their spec: an IPAMBlock named for another
+    CIDR) or, for an update, is not the key it is stored at (``at``)."""
     meta = obj["metadata"]
-    return object_key(kind.plural, meta["name"], meta.get("namespace") if kind.namespaced else None)
+    name, namespace = meta["name"], meta.get("namespace") if kind.namespaced else None
+    try:
+        key = kind.layout.key(obj)
+    except ValueError as err:
+        raise _misplaced(kind, name, f"it has no place in the datastore: {err}") from None
+    placed = kind.layout.parse(key)
+    if placed != (namespace, name):
+        raise _misplaced(kind, name, f"a {kind.kind} with this spec is named {placed[1]!r}"
+                         if placed else f"it has no place in the datastore ({key})")
+    if at is not None and key != at:
+        raise _misplaced(kind, name, "its spec may not change what it is named for")
+    return key
 
 
-def _chunks(items: list[tuple[int, dict, bytes]]) -> Iterable[list[tuple[int, dict, bytes]]]:
+def _misplaced(kind: Kind, name: str, problem: str) -> Invalid:
+    return Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: metadata.name: {problem}",
+                   kind=kind.kind, name=name,
+                   causes=[Cause("metadata.name", problem, "FieldValueInvalid")])
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """An object of a batch create, ready to write."""
+
+    index: int
+    obj: dict
+    key: str
+    value: bytes
+
+
+def _chunks(items: list[_Ready]) -> Iterable[list[_Ready]]:
     """Runs of at most BATCH_OBJECTS items and BATCH_BYTES of values (etcd's txn limits)."""
-    chunk: list[tuple[int, dict, bytes]] = []
+    chunk: list[_Ready] = []
     size = 0
     for item in items:
-        if chunk and (len(chunk) >= BATCH_OBJECTS or size + len(item[2]) > BATCH_BYTES):
+        if chunk and (len(chunk) >= BATCH_OBJECTS or size + len(item.value) > BATCH_BYTES):
             yield chunk
             chunk, size = [], 0
         chunk.append(item)
-        size += len(item[2])
+        size += len(item.value)
     if chunk:
         yield chunk
 

@@ -1,11 +1,20 @@
-"""Objects ↔ the bytes libcalico-go stores (``model.SerializeValue`` / ``kvPairToResource``)."""
+"""Where a kind lives in etcd and how its objects are stored: a ``Layout`` per kind.
+
+The cache, the store and the list pages ask a kind's layout (``Kind.layout``) for its keys
+and bytes, never a key format of their own; the catalog routes a key to its kind from the
+layouts' prefixes (``Catalog.locate``). Most kinds use ``ResourceLayout``, libcalico-go's v3
+resource layout (``model.SerializeValue`` / ``kvPairToResource``); IPAM's kinds use
+libcalico-go's own IPAM keys and values (``ipam.py``).
+"""
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from ..storage.layout import collection_prefix, object_key, parse_key
 from .calico import DEFAULT_TIER, POLICY_METADATA, TIER_LABEL
-from .catalog import Kind
+
 _ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
 
 
@@ -13,31 +22,79 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def encode(kind: Kind, obj: dict) -> bytes:
-    """The stored JSON: the whole object without ``resourceVersion``; policies carry their
-    name in the ``projectcalico.org/metadata`` annotation. ``obj`` is not mutated."""
-    meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
-    if kind.tiered:
-        meta["annotations"] = {**(meta.get("annotations") or {}),
-                               POLICY_METADATA: dumps({"name": meta["name"]}).decode()}
-    out = {k: obj[k] for k in _ORDER if k in obj and k != "metadata"}
-    out["metadata"] = meta
-    return dumps({k: out[k] for k in _ORDER if k in out})
+class Layout(Protocol):
+    """A kind's keys and stored values. ``lossless``: decoding what ``encode`` wrote gives
+    the object back as it was (metadata and all); a lossy layout stores only some of it, and
+    what a write returns is then what a read of it gives (``decode``)."""
+
+    lossless: bool
+
+    def prefixes(self, namespace: str | None = None) -> tuple[str, ...]:
+        """The key ranges holding the kind's objects (in a namespace), in key order; no
+        prefix of one kind's may begin another's."""
+
+    def key(self, obj: dict) -> str:
+        """Where ``obj`` is stored (from its name, or for IPAM from its spec)."""
+
+    def parse(self, key: str) -> tuple[str | None, str] | None:
+        """``(namespace, name)`` of the object at ``key``; None when no object of the kind
+        can be there."""
+
+    def encode(self, obj: dict) -> bytes:
+        """The stored bytes; ``obj`` is not mutated."""
+
+    def decode(self, key: str, value: bytes, revision: int, create_revision: int) -> dict:
+        """The API object at ``key`` for stored bytes at ``revision``. Raises ValueError on
+        undecodable data."""
 
 
-def decode(kind: Kind, value: bytes, revision: int) -> dict:
-    """The API object for stored bytes at ``revision``. Raises ValueError on undecodable data."""
-    obj = json.loads(value)
-    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
-        raise ValueError("not a Calico resource")
-    meta = obj["metadata"]
-    meta["resourceVersion"] = str(revision)
-    meta.pop("selfLink", None)
-    if kind.tiered:
-        annotations = meta.get("annotations") or {}
-        annotations.pop(POLICY_METADATA, None)
-        if not annotations:
-            meta.pop("annotations", None)
-        labels = meta.setdefault("labels", {})
-        labels.setdefault(TIER_LABEL, (obj.get("spec") or {}).get("tier") or DEFAULT_TIER)
-    return obj
+@dataclass(frozen=True)
+class ResourceLayout:
+    """``/calico/resources/v3/projectcalico.org/<plural>/[<namespace>/]<name>`` holding the
+    whole object without ``resourceVersion`` (it is the mod_revision); a policy (``tiered``)
+    stores its name in the ``projectcalico.org/metadata`` annotation and is read back with
+    its tier label."""
+
+    plural: str
+    namespaced: bool
+    tiered: bool = False
+    lossless = True
+
+    def prefixes(self, namespace: str | None = None) -> tuple[str, ...]:
+        return (collection_prefix(self.plural, namespace),)
+
+    def key(self, obj: dict) -> str:
+        meta = obj["metadata"]
+        return object_key(self.plural, meta["name"],
+                          meta.get("namespace") if self.namespaced else None)
+
+    def parse(self, key: str) -> tuple[str | None, str] | None:
+        parsed = parse_key(key)
+        if parsed is None or parsed[0] != self.plural or bool(parsed[1]) != self.namespaced:
+            return None
+        return parsed[1], parsed[2]
+
+    def encode(self, obj: dict) -> bytes:
+        meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
+        if self.tiered:
+            meta["annotations"] = {**(meta.get("annotations") or {}),
+                                   POLICY_METADATA: dumps({"name": meta["name"]}).decode()}
+        out = {k: obj[k] for k in _ORDER if k in obj and k != "metadata"}
+        out["metadata"] = meta
+        return dumps({k: out[k] for k in _ORDER if k in out})
+
+    def decode(self, key: str, value: bytes, revision: int, create_revision: int) -> dict:
+        obj = json.loads(value)
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+            raise ValueError("not a Calico resource")
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(revision)
+        meta.pop("selfLink", None)
+        if self.tiered:
+            annotations = meta.get("annotations") or {}
+            annotations.pop(POLICY_METADATA, None)
+            if not annotations:
+                meta.pop("annotations", None)
+            labels = meta.setdefault("labels", {})
+            labels.setdefault(TIER_LABEL, (obj.get("spec") or {}).get("tier") or DEFAULT_TIER)
+        return obj

@@ -18,8 +18,10 @@ libcalico-go's name annotation), ``federation`` (what peers read and importers m
 source of the RemoteClusterConfiguration's ``kinds``, FederationExport's ``kinds`` and the
 ``calico:federation`` role), ``read_only`` (with the spec fields a patch may still change,
 ``patchable``),
-``virtual`` (an object that always exists without being stored) and ``reserved`` (names that
-belong to another owner). A kind with none of this uses ``PLAIN``.
+``virtual`` (an object that always exists without being stored), ``reserved`` (names that
+belong to another owner) and ``layout`` (where in etcd the kind lives and how its objects are
+stored: ``stored.Layout``; None is libcalico-go's v3 resource layout, ``stored.ResourceLayout``).
+A kind with none of this uses ``PLAIN``.
 
 To add a kind: its schema in ``schemas/``, its row in ``catalog.py``, and here a strategy
 when it has behaviour of its own.
@@ -29,11 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import checks, config_checks, defaults, endpoint_checks, network_checks, policy_checks
-from . import references, update_rules
+from . import checks, config_checks, defaults, endpoint_checks, ipam, network_checks
+from . import policy_checks, references, update_rules
 from .builtins import default_allow_profile
 from .checking import Check
 from .metadata_checks import GLOBAL_POLICY_NAME, LABEL_NAME, POLICY_NAME, SUBDOMAIN_NAME, NameRule
+from .stored import Layout
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Strategy:
     federation: Federation | None = None
     read_only: bool = False             # the API may not create, replace or delete it
     patchable: tuple[str, ...] = ()     # read-only kind: the spec fields an admin may patch
+    layout: Layout | None = None        # None: the v3 resource layout of the kind's row
 
     def is_virtual(self, name: str) -> bool:
         return self.virtual is not None and name == self.virtual()["metadata"]["name"]
@@ -134,6 +138,11 @@ CLUSTER_INFORMATION = Strategy(singleton="default", read_only=True,
 REMOTE_CLUSTER_CONFIGURATION = Strategy(checks=(checks.remote_cluster_configuration,))
 FEDERATION_EXPORT = Strategy(checks=(checks.federation_export,))
 
-# Kinds with a schema that the API does not serve yet (IPAM's own objects): validated only.
-UNSERVED = {"BlockAffinity": Strategy(checks=(checks.block_affinity,)),
-            "IPAMConfiguration": Strategy(singleton="default")}
+# IPAM, in libcalico-go's own layout (ipam.py). Its bookkeeping is written by calico-node and
+# the CNI plugin, and is read-only to the API as calicoctl treats it; the server's IPAM
+# actions (ipam_actions.py: release, migration) write it for admins.
+IPAM_BLOCK = Strategy(layout=ipam.BLOCK, read_only=True)
+BLOCK_AFFINITY = Strategy(layout=ipam.AFFINITY, checks=(checks.block_affinity,), read_only=True)
+IPAM_HANDLE = Strategy(layout=ipam.HANDLE, read_only=True)
+IPAM_CONFIGURATION = Strategy(layout=ipam.CONFIG, singleton="default",
+                              checks=(config_checks.ipam_configuration,))

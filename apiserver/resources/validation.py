@@ -41,7 +41,7 @@ from jsonschema.validators import Draft202012Validator, extend
 
 from apiserver.resources import checks, defaults, fieldnames, update_rules
 from apiserver.resources.catalog import Catalog
-from apiserver.resources.strategies import PLAIN, UNSERVED, Strategy
+from apiserver.resources.strategies import PLAIN, Strategy
 from apiserver.resources.errors import Cause
 from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
 
@@ -130,8 +130,7 @@ class Validator:
             self._defaults[kind] = defaults.compile_defaults(schema) or defaults.SchemaDefaults()
             self._field_names[kind] = fieldnames.compile_field_names(schema)
         catalog = catalog or Catalog()
-        self._strategies: dict[str, Strategy] = {**UNSERVED,
-                                                 **{k.kind: k.strategy for k in catalog}}
+        self._strategies: dict[str, Strategy] = {k.kind: k.strategy for k in catalog}
         missing = sorted({kind.kind for kind in catalog} - self._schemas.keys())
         if missing:
             named = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more kinds"

@@ -4,12 +4,14 @@ of it the apiserver lets an admin patch); ``export`` prints every resource in ca
 shape; ``import`` applies such a file to a new datastore."""
 from __future__ import annotations
 
+import json
 import sys
 
 from .. import inputs, output
 from ..client import ApiError, KindInfo
 from ..messages import describe
 from ..session import CommandError, Session, out
+from . import ipam
 from .apply import apply_one, write_items
 
 V3 = "projectcalico.org/v3"
@@ -67,8 +69,9 @@ def _set_ready(session: Session, *, ready: bool) -> None:
 
 
 def _kinds(session: Session) -> list[KindInfo]:
-    """The kinds a client can write, in dependency order."""
-    writable = [k for k in session.client.kinds() if not k.read_only]
+    """The kinds a client can write, in dependency order, but IPAM's (its own section)."""
+    writable = [k for k in session.client.kinds()
+                if not k.read_only and k.kind not in ipam.IPAM_KINDS]
     return sorted(writable, key=lambda k: (DEPENDENCY_ORDER.index(k.kind)
                                           if k.kind in DEPENDENCY_ORDER
                                           else len(DEPENDENCY_ORDER), k.kind))
@@ -81,7 +84,8 @@ def _exported(obj: dict) -> dict:
 
 def _export(session: Session) -> int:
     """calicoctl's export: a ``<Kind>List`` per kind, each followed by ``---``; then, each
-    after ``===``, the ClusterInformation as JSON and the IPAM data (none is served yet)."""
+    after ``===``, the ClusterInformation as JSON and the IPAM data (calicoctl's JSON of
+    libcalico-go's keys and values)."""
     if not _locked(session):
         raise CommandError("datastore is not locked. Run the `ctl datastore migrate lock` "
                            "command in order to begin migration")
@@ -92,13 +96,15 @@ def _export(session: Session) -> int:
         out(output.to_yaml(output.go_order({"apiVersion": V3, "kind": f"{kind.kind}List",
                                             "items": items, "metadata": {}})) + "---\n")
     _, info = _cluster_information(session)
-    out(SECTION + output.to_json(info) + "\n" + SECTION + "{}\n")
+    out(SECTION + output.to_json(info) + "\n" + SECTION
+        + json.dumps(ipam.exported(session), indent=2) + "\n")
     return 0
 
 
 def _import(session: Session) -> int:
     """calicoctl's import: into a datastore with nothing but its built-ins, locked first;
-    the resources are applied in the file's order (the export's dependency order)."""
+    the resources are applied in the file's order (the export's dependency order), then
+    the IPAM data."""
     filename = session.args.get("--filename")
     try:
         if filename == "-":
@@ -112,26 +118,31 @@ def _import(session: Session) -> int:
     if len(parts) != 3:
         raise CommandError(f"imported file: {filename} is improperly formatted. Try "
                            "recreating with 'ctl datastore migrate export'")
+    try:
+        ipam_data = json.loads(parts[2])
+    except ValueError as exc:
+        raise CommandError(f"failed to read IPAM resources: {exc}") from None
     found = _existing(session)
     if found:
-        raise CommandError(f"datastore already has Calico resources: found existing Calico "
-                           f"{found} resource. Import into a new datastore, which holds only "
-                           "the apiserver's built-in objects")
+        raise CommandError(f"datastore already has Calico resources: found existing {found}. "
+                           "Import into a new datastore, which holds only the apiserver's "
+                           "built-in objects")
     if not _locked(session):
         _set_ready(session, ready=False)
         out("Datastore locked.\n")
     items = inputs.from_text(session, parts[0], "stdin" if filename == "-" else filename)
     if write_items(session, items, apply_one, command="apply", past="applied"):
         return 1
+    ipam.imported(session, ipam_data)
     out("Datastore information successfully imported. Please refer to the datastore "
         "migration documentation for next steps.\n")
     return 0
 
 
 def _existing(session: Session) -> str:
-    """The kind of the first resource the datastore holds beyond its built-ins ("": none)."""
+    """What the datastore holds beyond its built-ins ("": nothing)."""
     for kind in _kinds(session):
         for obj in session.client.list(kind, None).get("items") or []:
             if obj["metadata"]["name"] not in BUILT_IN.get(kind.kind, ()):
-                return kind.kind
-    return ""
+                return f"Calico {kind.kind} resource"
+    return "IPAM resources" if ipam.exported(session) else ""
