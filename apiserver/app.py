@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -12,6 +11,11 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
+
+from calicomodel import errors
+from calicomodel.builtins import builtins
+from calicomodel.catalog import Catalog
+from calicomodel.validation import SCHEMAS, Validator
 
 from . import access_log, metrics
 from .api import discovery, ipam, keys, resources
@@ -23,27 +27,15 @@ from .config import Settings
 from .federation import credentials, export, spec
 from .federation.ownership import CopyOwnership
 from .federation.service import Federation
-from .resources import errors
-from .resources.builtins import builtins
 from .resources.cache import WatchCache
-from .resources.catalog import Catalog
 from .resources.ipam_actions import IpamActions
 from .resources.store import ResourceStore
-from .resources.validation import Validator
 from .storage.compactor import Compactor
 from .storage.interface import Storage
 
 log = logging.getLogger(__name__)
 
 
-def _schema_dir() -> Path:
-    """The kinds' JSON Schemas: the top-level ``schemas/`` of a checkout (or editable
-    install), shipped in a wheel as the package data ``apiserver/schemas/``."""
-    here = Path(__file__).resolve().parent
-    return here / "schemas" if (here / "schemas").is_dir() else here.parent / "schemas"
-
-
-SCHEMAS = _schema_dir()
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/api", "/apis",
                         "/apis/projectcalico.org", "/apis/projectcalico.org/v3", "/openapi/v3"})
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .resources.catalog import Kind
-from .resources.errors import Forbidden, Unauthorized
+from calicomodel.catalog import Kind
+from calicomodel.errors import Forbidden, Unauthorized
+
 from .resources.store import Actor
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from calicomodel.formats import DNS_SUBDOMAIN, parse_duration
+from calicomodel.validation import SCHEMAS, MissingSchemas, Validator
+
 from .access_log import configure_logging
 from .api.connections import quiet_accept_errors, raise_open_files_limit
-from .app import SCHEMAS, create_app, make_runner
+from .app import create_app, make_runner
 from .auth import load_tokens
 from .config import Settings
-from .resources.formats import DNS_SUBDOMAIN, parse_duration
-from .resources.validation import MissingSchemas, Validator
 from .storage.embedded import EmbeddedEtcd, EmbeddedEtcdError
 from .storage.etcd import EtcdStorage, EtcdTLS
 from .workers import WorkersFailing, die_with_parent, supervise

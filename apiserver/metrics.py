@@ -23,13 +23,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from calicomodel.catalog import GROUP, VERSION, Catalog
+from calicomodel.layout import key_type
+
 from .api import keys, resources
 from .api.health import Health
 from .resources import storage_errors
 from .resources.cache import WatchCache
-from .resources.catalog import GROUP, VERSION, Catalog
 from .storage.compactor import Compactor
-from .storage.layout import key_type
 
 METRICS = web.AppKey("metrics", CollectorRegistry)
 SIBLING_TIMEOUT = 2.0   # seconds another worker has to hand over its series

@@ -47,12 +47,12 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from apiserver.resources.calico import NAMESPACE_LABEL, ORCHESTRATOR_LABEL  # noqa: E402
-from apiserver.resources.catalog import API_VERSION, Catalog  # noqa: E402
-from apiserver.resources.stored import encode  # noqa: E402
+from calicomodel.calico import NAMESPACE_LABEL, ORCHESTRATOR_LABEL  # noqa: E402
+from calicomodel.catalog import API_VERSION, Catalog  # noqa: E402
+from calicomodel.stored import encode  # noqa: E402
 from apiserver.storage.embedded import EmbeddedEtcd, free_port  # noqa: E402
 from apiserver.storage.etcd import EtcdStorage  # noqa: E402
-from apiserver.storage.layout import object_key  # noqa: E402
+from calicomodel.layout import object_key  # noqa: E402
 
 G = f"/apis/{API_VERSION}"
 ORIGIN_RV = "federation.projectcalico.org/origin-resource-version"

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 GROUP_PATH = "/apis/projectcalico.org/v3"
+OPENAPI_PATH = "/openapi/v3/apis/projectcalico.org/v3"
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PATCH_TYPES = {"strategic": "application/strategic-merge-patch+json",
                "merge": "application/merge-patch+json",
@@ -89,6 +90,20 @@ _BY_REASON = {"BadRequest": BadRequest, "Unauthorized": Forbidden, "Forbidden": 
               "AlreadyExists": AlreadyExists, "Conflict": Conflict, "Invalid": Invalid}
 _BY_CODE = {400: BadRequest, 401: Forbidden, 403: Forbidden, 404: NotFound,
             405: MethodNotAllowed, 409: Conflict, 422: Invalid}
+
+
+def kinds_from(resource_list: dict[str, Any]) -> list[KindInfo]:
+    """The kinds of a discovery document (``APIResourceList``), subresources left out."""
+    out = []
+    for res in resource_list.get("resources") or []:
+        if "/" in res.get("name", ""):
+            continue
+        names = {res["name"], res.get("singularName") or res["kind"].lower(),
+                 *(res.get("shortNames") or [])}
+        out.append(KindInfo(res["kind"], res["name"], bool(res.get("namespaced")),
+                            tuple(sorted(n.lower() for n in names)),
+                            frozenset(res.get("verbs") or ())))
+    return out
 
 
 def error_from_status(status: dict[str, Any], code: int) -> ApiError:
@@ -209,18 +224,16 @@ class ApiClient:
     def kinds(self) -> list[KindInfo]:
         """The kinds the server serves (cached for the life of the client)."""
         if self._kinds is None:
-            data = self.request("GET", GROUP_PATH)
-            out = []
-            for res in data.get("resources") or []:
-                if "/" in res.get("name", ""):
-                    continue
-                names = {res["name"], res.get("singularName") or res["kind"].lower(),
-                         *(res.get("shortNames") or [])}
-                out.append(KindInfo(res["kind"], res["name"], bool(res.get("namespaced")),
-                                    tuple(sorted(n.lower() for n in names)),
-                                    frozenset(res.get("verbs") or ())))
-            self._kinds = out
+            self._kinds = kinds_from(self.request("GET", GROUP_PATH))
         return self._kinds
+
+    def schemas(self) -> dict[str, dict]:
+        """Per-kind schemas as the server publishes them; empty when it publishes none."""
+        try:
+            doc = self.request("GET", OPENAPI_PATH)
+        except ApiError:
+            return {}
+        return (doc.get("components") or {}).get("schemas") or {}
 
     def version(self) -> dict[str, Any]:
         return self.request("GET", "/version")

@@ -29,10 +29,8 @@ import re
 import struct
 from typing import Any, Callable, Mapping
 
-from .client import ApiClient, ApiError
 from .manifests import API_VERSION
 
-OPENAPI_PATH = "/openapi/v3/apis/projectcalico.org/v3"
 _PREFIX = "error unmarshaling JSON: while decoding JSON: "  # sigs.k8s.io/yaml's wrapping
 _GO_TYPES = {"boolean": "bool", "string": "string", "integer": "int", "number": "float64",
              "array": "[]interface {}", "object": "map[string]interface {}"}
@@ -89,15 +87,6 @@ class _Abort(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def schemas(client: ApiClient) -> dict[str, dict]:
-    """Per-kind schemas from the server; empty when it publishes none."""
-    try:
-        doc = client.request("GET", OPENAPI_PATH)
-    except ApiError:
-        return {}
-    return (doc.get("components") or {}).get("schemas") or {}
 
 
 def document(doc: Any, kind_schemas: Mapping[str, dict]) -> Any:

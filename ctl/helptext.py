@@ -484,9 +484,11 @@ Description:
   Valid resource types are:
 
 {_RESOURCES}
-  The validate command parses the specified resources and has the apiserver
-  validate them with a dry run (nothing is written). This can be used to check resource syntax,
-  structure, and schema validity before applying them.
+  The validate command parses the specified resources and validates them
+  without contacting a server, with the checks the apiserver runs on a create
+  (rules about other resources, such as a policy's tier existing, are left to
+  the apiserver). This can be used to check resource syntax, structure, and
+  schema validity before applying them.
 
   The output of the command indicates how many resources were successfully
   validated, and the error reason if an error occurred.
@@ -519,7 +521,8 @@ Description:
   Kubernetes networking.k8s.io/v1 NetworkPolicies (and Lists of them) are converted as
   Calico converts them; Calico v1 resources (apiVersion v1: node, hostEndpoint,
   workloadEndpoint, profile, policy, tier, ipPool, bgpPeer) as calicoctl converted them.
-  The apiserver validates the result with a dry run unless --ignore-validation is given.
+  Unless --ignore-validation is given, the result is validated offline, with
+  the apiserver's own checks.
 """
 
 NODE = f"""\

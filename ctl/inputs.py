@@ -108,7 +108,7 @@ def _items(session: Session, load: Load, *, skip_empty: bool) -> list[Item] | No
     def decoded(doc: Any) -> Any:
         nonlocal schemas
         if schemas is None:
-            schemas = decode.schemas(session.client)
+            schemas = session.client.schemas()
         try:
             data = json.loads(json.dumps(doc, default=_yaml_only))
         except (TypeError, ValueError) as exc:

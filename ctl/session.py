@@ -34,6 +34,11 @@ class Session:
         self.args = args
         self._client: ApiClient | None = None
 
+    def use(self, client: ApiClient) -> None:
+        """Work with ``client`` instead of one built from the connection settings (``ctl
+        validate``'s offline client, which answers what it is asked like a server)."""
+        self._client = client
+
     @property
     def client(self) -> ApiClient:
         """Raises CommandError when the connection settings are unusable."""

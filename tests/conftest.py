@@ -21,9 +21,10 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from apiserver.app import SCHEMAS, create_app
+from apiserver.app import create_app
+from calicomodel.validation import SCHEMAS
 from apiserver.config import Settings
-from apiserver.resources.validation import Validator
+from calicomodel.validation import Validator
 from apiserver.storage.embedded import EmbeddedEtcd, free_port
 from apiserver.storage.etcd import EtcdStorage
 

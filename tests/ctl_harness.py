@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from apiserver.resources.builtins import builtins
-from apiserver.resources.catalog import Catalog
+from calicomodel.builtins import builtins
+from calicomodel.catalog import Catalog
 from conftest import GROUP, REPO, ApiserverProcess, etcdctl
 
 PREFIX = "/calico/"

@@ -11,13 +11,14 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestServer
 
-from apiserver.app import SCHEMAS, create_app
+from apiserver.app import create_app
+from calicomodel.validation import SCHEMAS
 from apiserver.config import Settings
-from apiserver.resources.catalog import KINDS, Catalog, Kind
-from apiserver.resources.checking import Report
-from apiserver.resources.strategies import Strategy
-from apiserver.resources.tables import Col
-from apiserver.resources.validation import Validator
+from calicomodel.catalog import KINDS, Catalog, Kind
+from calicomodel.checking import Report
+from calicomodel.strategies import Strategy
+from calicomodel.tables import Col
+from calicomodel.validation import Validator
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
 

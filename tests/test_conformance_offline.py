@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from apiserver.resources.validation import Validator
+from calicomodel.validation import Validator
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"

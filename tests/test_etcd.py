@@ -293,7 +293,7 @@ def test_client_certificates_need_tls(tmp_path):
 
 async def test_create_many_batches_and_falls_back_per_object(clean_etcd):
     from apiserver.api import keys
-    from apiserver.resources.errors import AlreadyExists, Invalid
+    from calicomodel.errors import AlreadyExists, Invalid
     server = running_server(clean_etcd.endpoint)
     async with server:
         store = server.app[keys.STORE]

@@ -14,9 +14,9 @@ from test_federation_peers import peer_etcd  # noqa: F401 - a fixture
 from test_federation_peers import (FAST, InProcessServer, copies, eventually, post, rcc,
                                    start_cluster_b, status)
 from apiserver.federation.endpoints import endpoint_copy
-from apiserver.resources.calico import NAMESPACE_LABEL
-from apiserver.resources.catalog import Catalog
-from apiserver.resources.selectors import parse
+from calicomodel.calico import NAMESPACE_LABEL
+from calicomodel.catalog import Catalog
+from calicomodel.selectors import parse
 
 CLUSTER_LABEL = "federation.projectcalico.org/cluster"
 PATCH = {"Content-Type": "application/merge-patch+json"}

@@ -15,7 +15,7 @@ from conftest import GROUP, etcdctl, gns, netset
 from test_federation_peers import peer_etcd  # noqa: F401 - a fixture
 from test_federation_peers import (FAST, InProcessServer, copies, eventually, export, post,
                                    rcc, start_cluster_b, status)
-from apiserver.resources.catalog import Catalog
+from calicomodel.catalog import Catalog
 
 EXPORTS = f"{GROUP}/federationexports"
 

@@ -36,7 +36,7 @@ from apiserver.federation.peer import Identity, Limits, PeerClient, PeerConfig, 
 from apiserver.federation.remote import Budget, RemoteCluster
 from apiserver.federation.syncer import (FAILED, MAX_REPORTED, MAX_TRACKED, PeerSyncer,
                                          Rejections, SyncOptions)
-from apiserver.resources.selectors import parse
+from calicomodel.selectors import parse
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Indeterminate, NoSpace, Unavailable

@@ -23,7 +23,7 @@ from apiserver.config import Settings
 from apiserver.federation.copies import copy_name
 from apiserver.federation.manager import ManagerOptions
 from apiserver.federation.spec import go_duration, name_problem
-from apiserver.resources.catalog import Catalog
+from calicomodel.catalog import Catalog
 from apiserver.federation.peer import Limits
 from apiserver.storage.embedded import free_port
 from apiserver.storage.etcd import EtcdStorage

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from apiserver.resources.catalog import Catalog
+from calicomodel.catalog import Catalog
 from conftest import GROUP, ApiserverProcess, etcdctl
 from ctl_harness import Datastore, ctl, ctl_env  # noqa: F401 - ctl_env: the module's server
 

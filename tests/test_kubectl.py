@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from apiserver.resources.catalog import Catalog
-from apiserver.resources.calico import CALICO_VERSION
+from calicomodel.catalog import Catalog
+from calicomodel.calico import CALICO_VERSION
 from conftest import GROUP, ApiserverProcess, etcdctl, kubectl
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"

@@ -19,8 +19,8 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from apiserver.app import SCHEMAS
-from apiserver.resources.validation import MissingSchemas, Validator
+
+from calicomodel.validation import SCHEMAS, MissingSchemas, Validator
 from apiserver.storage.embedded import EmbeddedEtcd, free_port
 
 from conftest import GROUP, REPO, ApiserverProcess, gns
@@ -175,17 +175,18 @@ def test_the_wheel_installs_into_a_fresh_venv_and_serves(tmp_path, clean_etcd):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src)
-    for name in ("apiserver", "ctl", "schemas"):
+    for name in ("apiserver", "calicomodel", "ctl", "schemas"):
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
                    check=True, cwd=src, timeout=300)
     [wheel] = (tmp_path / "dist").glob("*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    for init in [*REPO.glob("apiserver/**/__init__.py"), *REPO.glob("ctl/**/__init__.py")]:
+    for init in [*REPO.glob("apiserver/**/__init__.py"), *REPO.glob("calicomodel/**/__init__.py"),
+                 *REPO.glob("ctl/**/__init__.py")]:
         assert str(init.relative_to(REPO)) in shipped, f"pyproject.toml omits {init.parent}"
     for schema in SCHEMAS.glob("*.json"):
-        assert f"apiserver/schemas/{schema.name}" in shipped
+        assert f"calicomodel/schemas/{schema.name}" in shipped
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
@@ -198,9 +199,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_serves(tmp_path, clean_etcd):
                     "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    where = subprocess.run([str(python), "-c", "import apiserver.app as a; print(a.SCHEMAS)"],
+    where = subprocess.run([str(python), "-c", "import calicomodel.validation as v; print(v.SCHEMAS)"],
                            capture_output=True, text=True, check=True, cwd=outside).stdout
-    assert where.strip() == f"{site.strip()}/apiserver/schemas"
+    assert where.strip() == f"{site.strip()}/calicomodel/schemas"
 
     port = free_port()
     server = subprocess.Popen([str(venv / "bin" / "apiserver"), "--listen", f"127.0.0.1:{port}",

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from apiserver.api.discovery import ecma_pattern, openapi
-from apiserver.resources.catalog import Catalog
+from apiserver.api.discovery import openapi
+from calicomodel.published import ecma_pattern
+from calicomodel.catalog import Catalog
 from conftest import GROUP, ApiserverProcess, etcdctl, shared_validator
 
 DOCUMENT = "/openapi/v3/apis/projectcalico.org/v3"

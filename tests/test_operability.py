@@ -202,7 +202,22 @@ async def test_a_body_larger_than_the_datastore_takes_is_refused_before_validati
 
 
 async def test_validating_a_large_body_does_not_stall_other_requests(client):
-    body = gns("large", _nets(60_000))          # ~1.3 MB: accepted after a long validation
+    """Validated on the loop, one request would wait about as long as the create takes.
+    Timing on a shared machine is noisy: the best of three attempts counts."""
+    measured = []
+    for attempt in range(3):
+        took, gap = await _create_while_pinging(client, f"large-{attempt}")
+        print(f"a 1.3 MB create took {took:.2f}s; the longest wait of another request "
+              f"{gap * 1000:.0f} ms")
+        measured.append((took, gap))
+        if gap < min(0.5, took / 2):
+            return
+    pytest.fail(f"other requests waited as long as the create: {measured}")
+
+
+async def _create_while_pinging(client, name: str) -> tuple[float, float]:
+    """(how long a ~1.3 MB create took, the longest another client waited meanwhile)."""
+    body = gns(name, _nets(60_000))          # accepted after a long validation
     gaps: list[float] = []
 
     async def ping() -> None:
@@ -221,7 +236,4 @@ async def test_validating_a_large_body_does_not_stall_other_requests(client):
     pinger.cancel()
     await asyncio.gather(pinger, return_exceptions=True)
     assert r.status_code == 201, r.text[:300]
-    print(f"a 1.3 MB create took {took:.2f}s; the longest wait of another request "
-          f"{max(gaps) * 1000:.0f} ms over {len(gaps)} requests")
-    # validated on the loop, one request would wait about as long as the create takes
-    assert max(gaps) < min(0.5, took / 2), (max(gaps), took)
+    return took, max(gaps)

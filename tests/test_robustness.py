@@ -14,7 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from apiserver.resources.builtins import builtins
+from calicomodel.builtins import builtins
 from conftest import GROUP, ApiserverProcess, running_server
 
 PLURALS = ["globalnetworksets", "networksets", "networkpolicies", "globalnetworkpolicies",

@@ -1,4 +1,4 @@
-"""Contract tests for apiserver.resources.selectors.
+"""Contract tests for calicomodel.selectors.
 
 The Calico part is checked against every case of shared/conformance/selector_cases.yaml
 (converted from libcalico-go's parser and tokenizer tests), then against our own tables.
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from apiserver.resources.selectors import (
+from calicomodel.selectors import (
     MAX_LABEL_LENGTH,
     MAX_NESTING_DEPTH,
     MAX_SELECTOR_LENGTH,

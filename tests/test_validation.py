@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apiserver.resources.validation import MAX_CAUSES, Cause, Validator
+from calicomodel.validation import MAX_CAUSES, Cause, Validator
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 NAMESPACED = {"NetworkPolicy", "NetworkSet", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy",

@@ -4,12 +4,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from typing import Any, Iterable
 
 import yaml
 from aiohttp import web
 
-from ..resources.errors import ApiError, BadRequest, UnsupportedMediaType
+from calicomodel.errors import ApiError, BadRequest, UnsupportedMediaType
+
 from ..resources.patch import APPLY
 
 JSON = "application/json"
@@ -17,6 +19,8 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_DEPTH = 64
 LARGE_BODY = 256 * 1024
 INT_RANGE = (-2**63, 2**64)  # int64 and uint64: what Go's decoders accept
+# The only way a lone UTF-16 surrogate gets into JSON text that is valid UTF-8: an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 _YAMLBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster parsing
@@ -56,10 +60,11 @@ def _no_constant(name: str) -> Any:
     raise BadRequest(f"the request body has {name}, which is not a JSON number")
 
 
-def _check_shape(value: Any, limit: int = MAX_DEPTH) -> None:
+def _check_shape(value: Any, limit: int = MAX_DEPTH, *, texts: bool = True) -> None:
     """Raise BadRequest unless ``value`` is plain JSON data: nesting within ``limit``, string
-    keys, text that UTF-8 can carry (no lone surrogates), finite numbers and integers of at
-    most 64 bits, no container reached twice (a YAML alias). Iterative."""
+    keys, text that UTF-8 can carry (no lone surrogates; skipped unless ``texts``), finite
+    numbers and integers of at most 64 bits, no container reached twice (a YAML alias).
+    Iterative."""
     stack, seen = [(value, 1)], set()
     while stack:
         node, depth = stack.pop()
@@ -74,13 +79,15 @@ def _check_shape(value: Any, limit: int = MAX_DEPTH) -> None:
                 if bad is not None:
                     raise BadRequest(f"the request body has a field name that is not a string: "
                                      f"{bad!r}")
-                for k in node:
-                    _check_text(k)
+                if texts:
+                    for k in node:
+                        _check_text(k)
                 stack.extend((v, depth + 1) for v in node.values())
             else:
                 stack.extend((v, depth + 1) for v in node)
         elif isinstance(node, str):
-            _check_text(node)
+            if texts:
+                _check_text(node)
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise BadRequest(f"the request body has {node}, which is not a JSON number")
@@ -137,15 +144,15 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:   # Python's 4,300-digit limit on integer conversion
         raise BadRequest("the request body has an integer that does not fit in 64 bits") from None
-    _check_shape(value)
+    _check_shape(value, texts=base in YAML_TYPES or bool(_SURROGATE_ESCAPE.search(text)))
     return value
 
 
 async def read_body(raw: bytes, content_type: str) -> Any:
-    """``parse_body``; a large YAML body is parsed in a thread, so its Python-level
-    construction (about 1 s for 2.5 MB) shares the interpreter with other requests. JSON is
-    parsed in place: its C decoder holds the interpreter lock either way, and is fast."""
-    if len(raw) < LARGE_BODY or base_type(content_type) not in (*YAML_TYPES, APPLY):
+    """``parse_body``; a large body is parsed in a thread, so its Python-level work (YAML's
+    construction, about 1 s for 2.5 MB; the walk over every value) shares the interpreter
+    with other requests."""
+    if len(raw) < LARGE_BODY:
         return parse_body(raw, content_type)
     return await asyncio.to_thread(parse_body, raw, content_type)
 

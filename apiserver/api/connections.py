@@ -22,7 +22,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
-from ..resources.errors import ServiceUnavailable, Timeout
+from calicomodel.errors import ServiceUnavailable, Timeout
+
 from . import keys
 from .codec import dumps
 

@@ -8,15 +8,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..resources.catalog import API_VERSION, GROUP, VERSION, Catalog, Kind
-from ..resources.calico import CALICO_VERSION
+from calicomodel import published
+from calicomodel.calico import CALICO_VERSION
+from calicomodel.catalog import API_VERSION, GROUP, VERSION, Catalog, Kind
+from calicomodel.published import kind_schema
+from calicomodel.validation import Validator
+
 from ..resources.patch import APPLY, JSON_PATCH, PATCH_TYPES
-from ..resources.validation import Validator
 from . import keys
 from .codec import JSON, YAML_TYPES, respond, respond_raw
 
-ALL_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
-READ_VERBS = ["get", "list", "watch"]
 
 
 def routes() -> list[web.RouteDef]:
@@ -45,19 +46,7 @@ async def api_group(request: web.Request) -> web.Response:
 
 
 async def resource_list(request: web.Request) -> web.Response:
-    resources = []
-    for kind in request.app[keys.CATALOG]:
-        verbs = ALL_VERBS if not kind.read_only else \
-            sorted(READ_VERBS + ["patch"]) if kind.strategy.patchable else READ_VERBS
-        resources.append({"name": kind.plural, "singularName": kind.singular,
-                          "namespaced": kind.namespaced, "kind": kind.kind, "verbs": verbs,
-                          "shortNames": kind.short_names, "categories": ["calico"]})
-        if kind.status:
-            resources.append({"name": f"{kind.plural}/status", "singularName": "",
-                              "namespaced": kind.namespaced, "kind": kind.kind,
-                              "verbs": ["get", "patch", "update"]})
-    return respond({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": API_VERSION,
-                    "resources": resources})
+    return respond(published.resource_list(request.app[keys.CATALOG]))
 
 
 async def version(request: web.Request) -> web.Response:
@@ -119,20 +108,12 @@ def openapi(catalog: Catalog, validator: Validator) -> dict:
     paths: dict[str, Any] = {}
     for kind in catalog:
         gvk = {"group": GROUP, "version": VERSION, "kind": kind.kind}
-        schemas[kind.kind] = _kind_schema(validator.schema(kind.kind))
+        schemas[kind.kind] = kind_schema(validator.schema(kind.kind))
         schemas[f"{kind.kind}List"] = _list_schema(kind)
         paths.update(_kind_paths(kind, gvk))
     return {"openapi": "3.0.0",
             "info": {"title": f"Calico {API_VERSION}", "version": CALICO_VERSION},
             "paths": paths, "components": {"schemas": schemas}}
-
-
-def _kind_schema(schema: dict) -> dict:
-    """A kind's schema as served: in OpenAPI's dialect, and with the name required, as the
-    server requires it (it does not generate names)."""
-    served = _oas30(schema)
-    served["properties"]["metadata"]["required"] = ["name"]
-    return served
 
 
 def _ref(name: str) -> dict:
@@ -199,58 +180,6 @@ def _list_schema(kind: Kind) -> dict:
                    required=["apiVersion", "kind", "metadata", "items"],
                    **{"x-kubernetes-group-version-kind": [
                        {"group": GROUP, "version": VERSION, "kind": f"{kind.kind}List"}]})
-
-
-# Schema keywords whose values are schemas (the only places `_oas30` descends into).
-_SCHEMA_MAPS = ("properties",)
-_SCHEMA_VALUES = ("additionalProperties", "items", "not")
-_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf")
-
-
-def _oas30(schema: Any) -> Any:
-    """A kind's JSON Schema (draft 2020-12 with RE2 patterns: the validator's dialect) as an
-    OpenAPI 3.0 Schema Object: no ``$schema``/``$id``, ``nullable`` instead of a ``"null"``
-    type, ECMA-262 patterns."""
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in ("$schema", "$id"):
-            continue
-        if key in _SCHEMA_MAPS:
-            value = {name: _oas30(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_VALUES:
-            value = _oas30(value)
-        elif key in _SCHEMA_LISTS:
-            value = [_oas30(sub) for sub in value]
-        elif key == "pattern":
-            value = ecma_pattern(value)
-        elif key == "type" and isinstance(value, list):
-            types = [t for t in value if t != "null"]
-            if len(types) != 1:
-                raise ValueError(f"OpenAPI 3.0 has no type {value}")
-            value = types[0]
-            out["nullable"] = True
-        out[key] = value
-    return out
-
-
-def ecma_pattern(pattern: str) -> str:
-    """An RE2 pattern in ECMA-262 (OpenAPI's dialect): a leading ``(?i)``, which ECMA-262
-    lacks, becomes ``[xX]`` for each letter. Calico's case-insensitive patterns are
-    alternations of words; one with a character class is refused rather than mistranslated."""
-    if not pattern.startswith("(?i)"):
-        return pattern
-    out, escaped = [], False
-    for ch in pattern[len("(?i)"):]:
-        if escaped or not ch.isalpha():
-            if ch == "[" and not escaped:
-                raise ValueError(f"cannot translate the case-insensitive class in {pattern!r}")
-            out.append(ch)
-            escaped = ch == "\\" and not escaped
-        else:
-            out.append(f"[{ch.lower()}{ch.upper()}]")
-    return "".join(out)
 
 
 # -- paths -----------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..resources.errors import BadRequest
+from calicomodel.errors import BadRequest
+
 from ..resources.ipam_actions import SECTIONS, IpamActions, Release
 from . import keys
 from .codec import read_body, respond

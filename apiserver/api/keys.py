@@ -8,12 +8,13 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from calicomodel.catalog import Catalog, Kind
+from calicomodel.errors import TooManyRequests
+from calicomodel.validation import Validator
+
 from ..auth import ANONYMOUS, Authenticator
 from ..config import Settings
-from ..resources.catalog import Catalog, Kind
-from ..resources.errors import TooManyRequests
 from ..resources.store import Actor, ResourceStore
-from ..resources.validation import Validator
 
 SETTINGS = web.AppKey("settings", Settings)
 CATALOG = web.AppKey("catalog", Catalog)

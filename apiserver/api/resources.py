@@ -8,10 +8,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..resources import selectors, tables
-from ..resources.catalog import API_VERSION, Kind
-from ..resources.errors import (ApiError, BadRequest, Cause, Gone, Invalid, MethodNotAllowed,
+from calicomodel import selectors, tables
+from calicomodel.catalog import API_VERSION, Kind
+from calicomodel.errors import (ApiError, BadRequest, Cause, Gone, Invalid, MethodNotAllowed,
                                 NotFound, UnsupportedMediaType)
+
 from ..resources.patch import APPLY, PATCH_TYPES
 from ..resources.store import Actor, ListOptions, ResourceStore, WriteOptions
 from . import connections, keys

@@ -26,11 +26,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable, TypeVar
 
-from ..resources.catalog import API_VERSION, KINDS, Kind
-from ..resources.stored import dumps
-from ..resources.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
+from calicomodel.catalog import API_VERSION, KINDS, Kind
+from calicomodel.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
                                 NotFound, TooLarge)
-from ..resources.formats import IPNetwork, parse_cidr
+from calicomodel.formats import IPNetwork, parse_cidr
+from calicomodel.stored import dumps
+
 from ..resources.store import ResourceStore
 from .ownership import CONTROLLER, FEDERATION_LABEL, owner
 

@@ -20,8 +20,9 @@ import ssl
 import stat
 from typing import Iterable, Iterator
 
-from ..resources.catalog import GROUP, Kind
-from ..resources.errors import Cause, Invalid
+from calicomodel.catalog import GROUP, Kind
+from calicomodel.errors import Cause, Invalid
+
 from ..resources.store import Actor, Admission, Validating
 
 RCC = "RemoteClusterConfiguration"

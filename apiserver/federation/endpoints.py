@@ -31,9 +31,10 @@ import asyncio
 import logging
 from typing import Callable
 
-from ..resources.calico import NAMESPACE_LABEL
-from ..resources.catalog import Kind
-from ..resources.formats import parse_cidr, shown
+from calicomodel.calico import NAMESPACE_LABEL
+from calicomodel.catalog import Kind
+from calicomodel.formats import parse_cidr, shown
+
 from ..resources.store import ResourceStore
 from .copies import (CopyWriter, ImportRejected, Key, Outcome, Sink, build_copy, checked,
                      string_map)

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from calicomodel.catalog import Catalog, Kind
+from calicomodel.selectors import Selector, parse
+
 from ..resources.cache import WatchCache
-from ..resources.catalog import Catalog, Kind
-from ..resources.selectors import Selector, parse
 from ..resources.store import Actor, Admission
 from .endpoints import profile_namespace
 from .ownership import is_peer

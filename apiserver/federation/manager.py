@@ -24,9 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ..resources.catalog import API_VERSION
-from ..resources.errors import ApiError, NotFound
-from ..resources.selectors import parse
+from calicomodel.catalog import API_VERSION
+from calicomodel.errors import ApiError, NotFound
+from calicomodel.selectors import parse
+
 from ..resources.store import ResourceStore
 from .copies import CONTROLLER, CopyWriter, endpoint_infix, origin_kind, owner
 from .endpoints import EndpointWriter, ProfileIndex

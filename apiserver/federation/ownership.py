@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from calicomodel.catalog import Kind
+from calicomodel.errors import Forbidden
+
 from ..auth import ADMIN, FEDERATION
-from ..resources.catalog import Kind
-from ..resources.errors import Forbidden
 from ..resources.store import Actor, Admission
 
 FEDERATION_LABEL = "federation.projectcalico.org/cluster"

@@ -33,8 +33,9 @@ from typing import AsyncIterator
 
 import httpx
 
+from calicomodel.catalog import API_VERSION
+
 from ..config import Settings
-from ..resources.catalog import API_VERSION
 from .credentials import CredentialError, digest, read_token, tls_context
 
 PREFIX = f"/apis/{API_VERSION}"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..resources.catalog import GROUP, Kind
-from ..resources.errors import Cause, Invalid
-from ..resources.formats import DNS_LABEL, IPNetwork, parse_cidr, parse_duration, shown
-from ..resources.selectors import SelectorError, parse
+from calicomodel.catalog import GROUP, Kind
+from calicomodel.errors import Cause, Invalid
+from calicomodel.formats import DNS_LABEL, IPNetwork, parse_cidr, parse_duration, shown
+from calicomodel.selectors import SelectorError, parse
+
 from ..resources.store import Actor, Admission, Validating
 from .copies import endpoint_infix
 from .peer import PeerConfig

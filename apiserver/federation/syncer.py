@@ -53,10 +53,11 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, TypeVar
 
-from ..resources.catalog import Kind
-from ..resources.errors import ApiError
-from ..resources.formats import IPNetwork
-from ..resources.selectors import Selector
+from calicomodel.catalog import Kind
+from calicomodel.errors import ApiError
+from calicomodel.formats import IPNetwork
+from calicomodel.selectors import Selector
+
 from .copies import ImportRejected, Key, Outcome, Sink, copy_bytes, net_outside, run_all, show_key
 from .peer import PeerError, PeerEvent, PeerExpired, PeerUnreachable
 from .remote import Budget, RemoteCluster

@@ -31,8 +31,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .catalog import API_VERSION
-from .errors import BadRequest, Cause, Conflict
+from calicomodel.catalog import API_VERSION
+from calicomodel.errors import BadRequest, Cause, Conflict
 
 FIELDS_TYPE = "FieldsV1"
 BEFORE_FIRST_APPLY = "before-first-apply"   # owns what an object held before its first apply

@@ -21,11 +21,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from calicomodel.catalog import Catalog, Kind
+from calicomodel.errors import Gone, ServiceUnavailable
+from calicomodel.stored import dumps
+
 from ..storage.interface import Compacted, Storage, StorageError, WatchEvent
-from .catalog import Catalog, Kind
-from .errors import Gone, ServiceUnavailable
 from .storage_errors import translated
-from .stored import dumps
 
 log = logging.getLogger(__name__)
 WATCH_PREFIX = ""  # the whole keyspace: every revision is an event

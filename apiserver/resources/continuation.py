@@ -16,8 +16,9 @@ import hmac
 import json
 import secrets
 
+from calicomodel.errors import BadRequest
+
 from ..storage.interface import KeyExists, Storage
-from .errors import BadRequest
 from .storage_errors import translated
 
 KEY_PATH = "/calico/apiserver/v1/continue-key"

@@ -16,10 +16,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import ApiError, Conflict, NotFound
-from .ipam import Network, network
+from calicomodel.errors import ApiError, Conflict, NotFound
+from calicomodel.ipam import Network, network
+from calicomodel.stored import dumps
+
 from .store import ResourceStore
-from .stored import dumps
 
 log = logging.getLogger(__name__)
 

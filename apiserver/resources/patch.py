@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonpatch
 
-from .errors import BadRequest, UnsupportedMediaType
+from calicomodel.errors import BadRequest, UnsupportedMediaType
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"

@@ -12,8 +12,9 @@ import collections
 import contextlib
 from typing import Iterator
 
+from calicomodel.errors import ApiError, Gone, InsufficientStorage, ServiceUnavailable, Timeout, TooLarge
+
 from ..storage import interface as storage
-from .errors import ApiError, Gone, InsufficientStorage, ServiceUnavailable, Timeout, TooLarge
 
 FULL = ("the datastore is full (etcd's NOSPACE alarm), so nothing was written; reads still "
         "work. To recover: compact and defragment etcd (`etcdctl compact <revision>`, "

@@ -15,34 +15,31 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime
-import json
 import logging
 import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
+from calicomodel import intake, unknown_fields
+from calicomodel.catalog import GROUP, Catalog, Kind
+from calicomodel.errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
+                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
+
 from ..storage.interface import (KeyExists, KeyNotFound, KeyValue, RevisionConflict, Storage,
                                  StorageError)
-from . import apply as ownership, patch as patches, unknown_fields
+from . import apply as ownership, patch as patches
 from .cache import Entry, WatchCache, make_entry
-from .catalog import API_VERSION, GROUP, Catalog, Kind
 from .continuation import ContinueTokens
-from .errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
-                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout, TooLarge)
 from .storage_errors import api_error
-from .stored import dumps
 
 log = logging.getLogger(__name__)
 
-SERVER_FIELDS = ("uid", "creationTimestamp", "resourceVersion", "generation")
 MAX_RETRIES = 200
 PAGE = 500                # keys per etcd range of a paged list
 TOO_LARGE_WAIT = 3.0      # seconds a read waits for a resourceVersion not reached yet
 BATCH_OBJECTS = 128       # etcd's --max-txn-ops default: the puts of one transaction
 BATCH_BYTES = 1_000_000   # etcd refuses requests over 1.5 MiB
-MAX_OBJECT_BYTES = 1_500_000   # what etcd accepts in one write (its --max-request-bytes),
-                               # less room for the metadata the server adds
 LARGE_OBJECT = 256 * 1024  # objects at least this large are validated off the event loop
 
 
@@ -277,7 +274,7 @@ class ResourceStore:
     async def _insert(self, kind: Kind, namespace: str | None, obj: dict, *, dry_run: bool,
                       actor: Actor) -> dict:
         """Write a new object (from ``_object_to_create``): AlreadyExists when its name is taken."""
-        name, key = obj["metadata"]["name"], _key(kind, obj)
+        name, key = obj["metadata"]["name"], intake.placed_key(kind, obj)
         if dry_run:
             await self.cache.sync()
             if self.cache.entry(kind, name, namespace) is not None:
@@ -329,7 +326,8 @@ class ResourceStore:
         for i, (namespace, body) in enumerate(bodies):
             try:
                 obj = await self._object_to_create(kind, namespace, body, actor, SERVER_WRITE)
-                ready.append(_Ready(i, obj, _key(kind, obj), kind.layout.encode(obj)))
+                ready.append(_Ready(i, obj, intake.placed_key(kind, obj),
+                                    kind.layout.encode(obj)))
             except ApiError as err:
                 results[i] = err
         for chunk in _chunks(ready):
@@ -360,18 +358,13 @@ class ResourceStore:
         """A new object ready to write: request checks, server metadata, defaults,
         validation, references, field ownership (already ``applied`` for a server-side
         apply). Raises ApiError."""
-        obj, size = self._checked_body(kind, namespace, body)
+        obj, size = intake.checked_body(kind, namespace, body)
         name = obj["metadata"]["name"]
         self._check_writable("Create", kind, name, namespace, actor)
         if kind.strategy.is_virtual(name):
             raise AlreadyExists(f"{ident(kind, name, namespace)} already exists (it is built in)",
                                 kind=kind.kind, name=name)
-        set_fields = [f for f in SERVER_FIELDS if obj["metadata"].get(f) not in (None, "", 0)]
-        if set_fields:
-            raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: server-owned fields may "
-                          "not be set on create", kind=kind.kind, name=name,
-                          causes=[Cause(f"metadata.{f}", f"{f} is set by the server; remove it",
-                                        "FieldValueForbidden") for f in set_fields])
+        intake.refuse_server_fields(kind, obj)
         if kind.server_status and not actor.internal:
             obj.pop("status", None)
         obj["metadata"]["uid"] = str(uuid.uuid4())
@@ -437,9 +430,9 @@ class ResourceStore:
                        "concurrent writes", kind=kind.kind, name=name)
 
     def _named_body(self, kind: Kind, namespace: str | None, name: str, body: Any) -> dict:
-        """``_checked_body`` of an object written at ``name``: BadRequest when its own name
+        """``intake.checked_body`` of an object written at ``name``: BadRequest when its own name
         differs."""
-        obj, _ = self._checked_body(kind, namespace, body)
+        obj, _ = intake.checked_body(kind, namespace, body)
         if obj["metadata"]["name"] != name:
             raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match "
                              f"the name on the URL ({name})", kind=kind.kind, name=name)
@@ -484,7 +477,7 @@ class ResourceStore:
             if not applied:
                 self._record(kind, current.obj, obj, options, subresource)
             self._admit(kind, obj, current.obj, actor)
-            _key(kind, obj, at=current.key)
+            intake.placed_key(kind, obj, at=current.key)
             if ownership.same_object(obj, current.obj):
                 return current.obj
             value = kind.layout.encode(obj)
@@ -514,7 +507,7 @@ class ResourceStore:
         """The object to write and the size of what was asked: request checks, server-owned
         metadata kept from ``current``, and spec/status separated for kinds with a status
         subresource (a status write takes status and managedFields from ``new``)."""
-        obj, size = self._checked_body(kind, current.namespace, new)
+        obj, size = intake.checked_body(kind, current.namespace, new)
         if obj["metadata"]["name"] != current.name:
             raise BadRequest("metadata.name cannot be changed", kind=kind.kind, name=current.name)
         old_meta, meta = current.obj["metadata"], obj["metadata"]
@@ -593,47 +586,6 @@ class ResourceStore:
                        "concurrent updates", kind=kind.kind, name=name)
 
     # -- pipeline steps --------------------------------------------------------------------
-    def _checked_body(self, kind: Kind, namespace: str | None, body: Any) -> tuple[dict, int]:
-        """A private copy of the request object with kind, apiVersion, name and namespace
-        checked against the URL, and its encoded size: an object etcd would refuse is
-        refused here, before any work is spent on it. Raises BadRequest / Invalid / TooLarge."""
-        if not isinstance(body, dict):
-            raise BadRequest(f"the request body must be a {kind.kind} object")
-        raw = dumps(body)
-        if len(raw) > MAX_OBJECT_BYTES:
-            raise TooLarge(f"the {kind.kind} is {len(raw)} bytes as JSON; the datastore takes "
-                           f"objects of at most {MAX_OBJECT_BYTES} bytes", kind=kind.kind)
-        obj = json.loads(raw)
-        if obj.get("apiVersion") != API_VERSION:
-            raise BadRequest(f"apiVersion must be {API_VERSION!r}, not {obj.get('apiVersion')!r}",
-                             kind=kind.kind)
-        if obj.get("kind") != kind.kind:
-            raise BadRequest(f"kind {obj.get('kind')!r} does not match the URL, which is for "
-                             f"{kind.kind}", kind=kind.kind)
-        meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise BadRequest("metadata must be an object", kind=kind.kind)
-        name = meta.get("name")
-        if not name or not isinstance(name, str):
-            raise Invalid(f"{kind.kind}.{GROUP} is invalid: metadata.name is required",
-                          kind=kind.kind, causes=[Cause("metadata.name", "name is required "
-                                                        "(generateName is not supported)",
-                                                        "FieldValueRequired")])
-        _strip_deletion(kind, meta)
-        if kind.namespaced:
-            body_ns = meta.get("namespace")
-            if body_ns and namespace and body_ns != namespace:
-                raise BadRequest(f"the namespace of the object ({body_ns}) does not match the "
-                                 f"namespace on the request ({namespace})", kind=kind.kind,
-                                 name=name)
-            meta["namespace"] = namespace or body_ns
-            if not meta["namespace"]:
-                raise BadRequest(f"{kind.kind} is namespaced: a namespace is required",
-                                 kind=kind.kind, name=name)
-        elif meta.get("namespace"):
-            raise BadRequest(f"namespace should not be specified for a non-namespaced resource. "
-                             f"{kind.kind} is not a namespaced resource", kind=kind.kind, name=name)
-        return obj, len(raw)
 
     @staticmethod
     def _check_writable(verb: str, kind: Kind, name: str, namespace: str | None,
@@ -666,19 +618,12 @@ class ResourceStore:
         (``Strategy.references``, re-checked after catching up with etcd before a refusal, as
         another server may have just written what the rule needs). A large object (``size``
         bytes of JSON) is defaulted and validated in a thread, which the event loop then
-        shares the interpreter with, so other requests matches being answered meanwhile."""
+        shares the interpreter with, so other requests keep being answered meanwhile."""
         if size > LARGE_OBJECT:
             causes = await asyncio.to_thread(self._validated, kind, obj, old, options)
         else:
             causes = self._validated(kind, obj, old, options)
-        name = obj["metadata"].get("name")
-        if causes:
-            unknown = [c for c in causes if c.reason == "FieldUnknown"]
-            if unknown:
-                raise _strict_error(kind, name, unknown, causes)
-            raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: " + "; ".join(
-                f"{c.field}: {c.message}" for c in causes), kind=kind.kind, name=name,
-                causes=causes)
+        intake.refuse_invalid(kind, obj, causes)
         for reference in kind.strategy.references:
             try:
                 reference(self.cache, obj, old)
@@ -702,14 +647,14 @@ class ResourceStore:
         fields = unknown_fields.drop(self.validator.schema(kind.kind), obj)
         if fields and options.validation == "Strict":
             causes = [Cause(f, f'unknown field "{f}"', "FieldUnknown") for f in fields]
-            raise _strict_error(kind, obj["metadata"].get("name"), causes, causes)
+            raise intake.strict_error(kind, obj["metadata"].get("name"), causes, causes)
         if options.validation == "Warn":
             options.warnings.extend(f'unknown field "{f}"' for f in fields)
 
     def _record(self, kind: Kind, live: dict | None, obj: dict, options: WriteOptions,
                 subresource: str | None) -> None:
         """Field ownership of a create or update (apply.py): what it changed goes to the
-        request's field manager; the server's own writes matches the ownership there is."""
+        request's field manager; the server's own writes keep the ownership there is."""
         writer = None if options.manager is None else \
             ownership.Writer(options.manager, subresource or "", kind.status)
         ownership.record_update(self._shape(kind), live, obj, writer, now())
@@ -764,29 +709,6 @@ def _check_patchable(kind: Kind, old: dict, new: dict) -> None:
                              f"{', '.join(forbidden)})")
 
 
-def _strict_error(kind: Kind, name: str | None, unknown: list[Cause],
-                  causes: list[Cause]) -> BadRequest:
-    return BadRequest("strict decoding error: " + ", ".join(
-        f'unknown field "{c.field}"' for c in unknown), kind=kind.kind, name=name, causes=causes)
-
-
-def _strip_deletion(kind: Kind, meta: dict) -> None:
-    """Deletion state is the server's: ``deletionTimestamp`` and
-    ``deletionGracePeriodSeconds`` are dropped from what a client sends (as kube-apiserver
-    does on create), and finalizers, which this server never runs (it deletes at once), are
-    refused rather than stored and silently ignored."""
-    meta.pop("deletionTimestamp", None)
-    meta.pop("deletionGracePeriodSeconds", None)
-    if meta.get("finalizers"):
-        name = meta.get("name")
-        raise Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: metadata.finalizers: "
-                      "finalizers are not supported: this server deletes objects at once",
-                      kind=kind.kind, name=name, causes=[Cause(
-                          "metadata.finalizers", "finalizers are not supported: this server "
-                          "deletes objects at once", "FieldValueForbidden")])
-    meta.pop("finalizers", None)
-
-
 def _resource_version(kind: Kind, obj: Any) -> str | None:
     """The resourceVersion an object carries (None when absent or empty); BadRequest when it
     is not a string, as Kubernetes' decoding of ObjectMeta refuses."""
@@ -795,31 +717,6 @@ def _resource_version(kind: Kind, obj: Any) -> str | None:
     if rv is not None and not isinstance(rv, str):
         raise BadRequest(f"metadata.resourceVersion must be a string, not {rv!r}", kind=kind.kind)
     return rv or None
-
-
-def _key(kind: Kind, obj: dict, *, at: str | None = None) -> str:
-    """Where the kind's layout stores ``obj``; Invalid when that key would hold an object of
-    another name (a layout that keys objects by their spec: an IPAMBlock named for another
-    CIDR) or, for an update, is not the key it is stored at (``at``)."""
-    meta = obj["metadata"]
-    name, namespace = meta["name"], meta.get("namespace") if kind.namespaced else None
-    try:
-        key = kind.layout.key(obj)
-    except ValueError as err:
-        raise _misplaced(kind, name, f"it has no place in the datastore: {err}") from None
-    placed = kind.layout.parse(key)
-    if placed != (namespace, name):
-        raise _misplaced(kind, name, f"a {kind.kind} with this spec is named {placed[1]!r}"
-                         if placed else f"it has no place in the datastore ({key})")
-    if at is not None and key != at:
-        raise _misplaced(kind, name, "its spec may not change what it is named for")
-    return key
-
-
-def _misplaced(kind: Kind, name: str, problem: str) -> Invalid:
-    return Invalid(f"{kind.kind}.{GROUP} \"{name}\" is invalid: metadata.name: {problem}",
-                   kind=kind.kind, name=name,
-                   causes=[Cause("metadata.name", problem, "FieldValueInvalid")])
 
 
 @dataclass(frozen=True, slots=True)

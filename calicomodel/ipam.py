@@ -29,7 +29,7 @@ import re
 import uuid
 from typing import Any
 
-from ..storage.layout import IPAM_ROOT
+from .layout import IPAM_ROOT
 from .builtins import API_VERSION
 from .stored import dumps
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiserver.resources import selectors
-from apiserver.resources.checking import Report, items, mapping, text
-from apiserver.resources.formats import (
+from . import selectors
+from .checking import Report, items, mapping, text
+from .formats import (
     cidr_problem, decode_protocol, is_name, parse_cidr, parse_port, port_problem,
     protocol_is, protocol_problem, protocol_supports_ports, shown)
-from apiserver.resources.metadata_checks import check_annotations, check_labels
+from .metadata_checks import check_annotations, check_labels
 
 GLOBAL_ONLY_IN_NAMESPACE_SELECTOR = "global() can only be used in an EntityRule namespaceSelector"
 PORTS_NEED_PROTOCOL = "rules that specify ports must set protocol to TCP, UDP or SCTP"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.errors import Cause
-from apiserver.resources.formats import is_duration, shown
+from .errors import Cause
+from .formats import is_duration, shown
 
 
 class Report:

@@ -2,7 +2,7 @@
 
 A kind's strategy names its rules (``Strategy.update_rules``). They compare the stored object
 with its replacement, so they run only on updates
-(`apiserver.resources.validation.Validator.validate_update`). Both objects are read through the
+(`calicomodel.validation.Validator.validate_update`). Both objects are read through the
 total accessors: a malformed stored object yields no causes rather than an exception.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.errors import Cause
-from apiserver.resources.checking import Report, items, mapping
-from apiserver.resources.formats import parse_cidr
+from .errors import Cause
+from .checking import Report, items, mapping
+from .formats import parse_cidr
 
 UpdateRule = Callable[[Report, dict[str, Any], dict[str, Any]], None]
 

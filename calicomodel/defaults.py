@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from apiserver.resources.calico import (DEFAULT_TIER, DEFAULT_TIER_ORDER, NAMESPACE_LABEL,
+from .calico import (DEFAULT_TIER, DEFAULT_TIER_ORDER, NAMESPACE_LABEL,
                                         ORCHESTRATOR_LABEL, TIER_LABEL)
-from apiserver.resources.formats import (decode_protocol, go_duration, parse_cidr,
+from .formats import (decode_protocol, go_duration, parse_cidr,
                                          parse_duration, parse_port)
 
 Default = Callable[[dict[str, Any], dict[str, Any]], None]

@@ -7,11 +7,11 @@ import ipaddress
 import re
 from typing import Any
 
-from apiserver.resources.checking import (
+from .checking import (
     Report, as_mapping, check_durations, items, mapping, text)
-from apiserver.resources.formats import (
+from .formats import (
     cidr_problem, ip_problem, ip_version, is_name, parse_cidr, shown)
-from apiserver.resources.policy_checks import selector_field
+from .policy_checks import selector_field
 
 _LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 _BGP_FILTER_INTERFACE = re.compile(r"[a-zA-Z0-9_.*-]{1,15}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apiserver.resources.checking import Report
-from apiserver.resources.formats import (
+from .checking import Report
+from .formats import (
     DNS_LABEL, DNS_SUBDOMAIN, GLOBAL_NETWORK_POLICY_NAME, NETWORK_POLICY_NAME,
     label_value_problem, qualified_name_problem, shown)
 

@@ -9,7 +9,7 @@
   are below, the others in ``policy_checks``, ``network_checks``, ``endpoint_checks`` and
   ``config_checks``.
 
-Checks read the object through the total accessors of `apiserver.resources.checking`, so a
+Checks read the object through the total accessors of `calicomodel.checking`, so a
 part of the wrong type is simply skipped here (the schema layer reports it); a check never
 raises and never mutates.
 """
@@ -18,15 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from apiserver.resources import policy_checks
-from apiserver.resources.calico import BUILTIN_TIERS, NAMESPACE_LABEL
-from apiserver.resources.errors import Cause
-from apiserver.resources.checking import Report, items, mapping, text
-from apiserver.resources.formats import DNS_LABEL, cidr_problem, is_name, shown
-from apiserver.resources.metadata_checks import check_annotations, check_labels, check_name
+from . import policy_checks
+from .calico import BUILTIN_TIERS, NAMESPACE_LABEL
+from .errors import Cause
+from .checking import Report, items, mapping, text
+from .formats import DNS_LABEL, cidr_problem, is_name, shown
+from .metadata_checks import check_annotations, check_labels, check_name
 
 if TYPE_CHECKING:
-    from apiserver.resources.strategies import Strategy
+    from .strategies import Strategy
 
 
 def run(kind: str, strategy: Strategy, obj: dict[str, Any]) -> Iterator[Cause]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.checking import Report, items, mapping, text
-from apiserver.resources.formats import (
+from .checking import Report, items, mapping, text
+from .formats import (
     CONTAINER_ID, INTERFACE_NAME, cidr_problem, ip_problem, is_mac, is_name, is_wireguard_key,
     parse_cidr, port_name_problem, protocol_problem, protocol_supports_ports, shown)
 

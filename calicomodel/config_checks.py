@@ -8,13 +8,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.resources.checking import (
+from .checking import (
     Report, as_mapping, check_durations, items, mapping, text)
-from apiserver.resources.formats import (
+from .formats import (
     INTERFACE_NAME, cidr_problem, ip_version, is_duration, is_go_regexp, is_name, parse_port,
     port_problem, shown)
-from apiserver.resources.metadata_checks import check_annotations, check_labels
-from apiserver.resources.policy_checks import selector_field
+from .metadata_checks import check_annotations, check_labels
+from .policy_checks import selector_field
 
 _IFACE_FILTER = re.compile(r"[a-zA-Z0-9:._+-]{1,15}")
 _PROMETHEUS_HOST = re.compile(r"[a-zA-Z0-9:._+-]{1,64}")

@@ -13,7 +13,7 @@ what was given and what is allowed, and a Kubernetes cause type). Two layers pro
 1. the kind's JSON Schema (``schemas/<kind>.json``, generated from Calico's CRDs): fields,
    types, enums, patterns (matched with RE2, as Go does), bounds, required fields, unknown
    fields (``FieldUnknown``);
-2. the semantic checks of `apiserver.resources.checks` with the kind's strategy
+2. the semantic checks of `calicomodel.checks` with the kind's strategy
    (``strategies.py``: selectors, CIDRs, ports, protocols, CEL rules, names, labels, Calico's
    struct validators).
 
@@ -39,11 +39,11 @@ import re2
 from jsonschema import ValidationError
 from jsonschema.validators import Draft202012Validator, extend
 
-from apiserver.resources import checks, defaults, fieldnames, update_rules
-from apiserver.resources.catalog import Catalog
-from apiserver.resources.strategies import PLAIN, Strategy
-from apiserver.resources.errors import Cause
-from apiserver.resources.formats import RE2_OPTIONS, parse_cidr, shown
+from . import checks, defaults, fieldnames, update_rules
+from .catalog import Catalog
+from .strategies import PLAIN, Strategy
+from .errors import Cause
+from .formats import RE2_OPTIONS, parse_cidr, shown
 
 __all__ = ["Cause", "Validator", "MissingSchemas", "MAX_CAUSES", "MAX_DEPTH", "MAX_NODES"]
 
@@ -100,6 +100,16 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 
 _SchemaValidator = extend(Draft202012Validator, {"pattern": _re2_pattern, "items": _items_within_bounds})
+
+
+def _schema_dir() -> Path:
+    """The kinds' JSON Schemas: the top-level ``schemas/`` of a checkout (or editable
+    install), shipped in a wheel as the package data ``calicomodel/schemas/``."""
+    here = Path(__file__).resolve().parent
+    return here / "schemas" if (here / "schemas").is_dir() else here.parent / "schemas"
+
+
+SCHEMAS = _schema_dir()
 
 
 class MissingSchemas(RuntimeError):

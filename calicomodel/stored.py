@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..storage.layout import collection_prefix, object_key, parse_key
+from .layout import collection_prefix, object_key, parse_key
 from .calico import DEFAULT_TIER, POLICY_METADATA, TIER_LABEL
 
 _ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
