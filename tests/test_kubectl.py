@@ -197,6 +197,7 @@ class Background:
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("kubectl")), "--kubeconfig", str(config), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.limit = limit
         self.timer = threading.Timer(limit, self.proc.kill)
         self.timer.start()
 
@@ -206,8 +207,14 @@ class Background:
         assert all(out), f"kubectl ended early: {out} {self.proc.stderr.read()}"
         return out
 
-    def close(self) -> str:
-        """Stop it (if it still runs); its stderr."""
+    def close(self, *, exiting: bool = False) -> str:
+        """Stop it (if it still runs; one that is ``exiting`` by itself is given the time its
+        limit leaves); its stderr."""
+        if exiting:
+            try:
+                self.proc.wait(timeout=self.limit)
+            except subprocess.TimeoutExpired:
+                pass
         self.timer.cancel()
         if self.proc.poll() is None:
             self.proc.kill()
@@ -395,7 +402,7 @@ def test_wait_for_a_jsonpath(clean, tmp_path):
             kubectl(clean, "patch", "tier", "x", "--type=merge", "-p", '{"spec":{"order":100}}')
             assert wait.lines(1) == [["tier.projectcalico.org/x", "condition", "met"]]
         finally:
-            log = wait.close()
+            log = wait.close(exiting=True)   # it exits once it has printed that
         assert wait.proc.returncode == 0
         assert "sendInitialEvents=true" in log and "end of initial events stream" in log
         assert "Falling back" not in log

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable, TypeVar
 
 from calicomodel.catalog import API_VERSION, KINDS, Kind
-from calicomodel.errors import (AlreadyExists, BadRequest, Conflict, Invalid,
-                                NotFound, TooLarge)
+from calicomodel.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound, TooLarge
 from calicomodel.formats import IPNetwork, parse_cidr
 from calicomodel.stored import dumps
 

@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Protocol
 
 from calicomodel import intake, unknown_fields
 from calicomodel.catalog import GROUP, Catalog, Kind
-from calicomodel.errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden, Invalid,
-                     MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
+from calicomodel.errors import (AlreadyExists, ApiError, BadRequest, Cause, Conflict, Forbidden,
+                                Invalid, MethodNotAllowed, NotFound, ServiceUnavailable, Timeout)
 
 from ..storage.interface import (KeyExists, KeyNotFound, KeyValue, RevisionConflict, Storage,
                                  StorageError)
