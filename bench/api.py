@@ -63,14 +63,18 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def tree_rss_mib(pid: int) -> float:
-    """RSS of a process and its children (the workers), without etcd."""
-    total = rss_mib(pid)
-    for child in Path(f"/proc/{pid}/task").glob("*/children"):
-        for cpid in child.read_text().split():
-            if "etcd" not in Path(f"/proc/{cpid}/cmdline").read_bytes().decode(errors="replace"):
-                total += tree_rss_mib(int(cpid))
-    return total
+def workers_of(pid: int) -> list[int]:
+    """The processes that serve (each with its own watch cache): the server's children other
+    than etcd, or the server itself when it runs one worker in-process."""
+    children = [int(c) for child in Path(f"/proc/{pid}/task").glob("*/children")
+                for c in child.read_text().split()
+                if b"etcd" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return children or [pid]
+
+
+def worker_rss_mib(pid: int) -> float:
+    """RSS of one worker (the largest): what one cache of every object costs."""
+    return max(rss_mib(w) for w in workers_of(pid))
 
 
 async def gather_bounded(n: int, concurrency: int, work) -> float:
@@ -118,7 +122,7 @@ async def measure_server(url: str, pid: int, objects: int, concurrency: int,
                          raw: dict[str, float]) -> None:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector) as s:
-        before = tree_rss_mib(pid)
+        before = worker_rss_mib(pid)
         bodies = [json.dumps(netset(i)).encode() for i in range(objects)]
 
         async def create(i: int) -> None:
@@ -157,9 +161,9 @@ async def measure_server(url: str, pid: int, objects: int, concurrency: int,
                 await r.read()
         figure("patches", n / await gather_bounded(n, concurrency, patch), "/s", raw["patches"])
 
-        after = tree_rss_mib(pid)
+        after = worker_rss_mib(pid)
         per_object = (after - before) * 1024 * 1024 / objects
-        figure("RSS per cached object", per_object, "B", raw["json_bytes"],
+        figure("RSS per cached object (one worker)", per_object, "B", raw["json_bytes"],
                "its JSON")
         await watch_fanout(s)
 
@@ -289,9 +293,18 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM again from the current RSS (Linux: ``5`` to ``clear_refs``)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 async def concurrent_lists(url: str, pid: int, clients: int, json_mib: float) -> None:
-    """Peak RSS while ``clients`` lists of the whole collection stream at once."""
-    before = rss_mib(pid)
+    """Peak RSS growth of any worker while ``clients`` lists of the whole collection stream
+    at once."""
+    workers = workers_of(pid)
+    before = {w: rss_mib(w) for w in workers}
+    for w in workers:
+        reset_peak_rss(w)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(url, connector=connector) as s:
         async def one() -> int:
@@ -303,25 +316,33 @@ async def concurrent_lists(url: str, pid: int, clients: int, json_mib: float) ->
         start = time.perf_counter()
         sizes = await asyncio.gather(*(one() for _ in range(clients)))
         took = time.perf_counter() - start
-    peak = peak_rss_mib(pid)
+    growth = max(peak_rss_mib(w) - before[w] for w in workers)
     figure(f"{clients} concurrent lists of {sizes[0] / 1e6:.0f} MB", took, "s")
-    figure("peak RSS during them, above the idle server", peak - before, "MiB", json_mib,
+    figure("peak RSS growth of a worker during them", growth, "MiB", json_mib,
            "the collection's JSON")
 
 
 def startup(endpoint: str, big: int, workers: int) -> None:
-    """Start-up (cache fill) and RSS with ``big`` objects in etcd."""
+    """Start-up (cache fill) and RSS with ``big`` objects in etcd; the RSS a worker has with
+    none is the baseline of what the cache costs per object."""
+    proc, _ = start_server(endpoint, workers)
+    try:
+        empty = worker_rss_mib(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
     json_bytes = asyncio.run(fill(endpoint, big))
     start = time.monotonic()
     proc, url = start_server(endpoint, workers)
     took = time.monotonic() - start
     try:
-        rss = tree_rss_mib(proc.pid)
+        rss = worker_rss_mib(proc.pid)
         figure(f"start-up with {big} objects", took, "s")
-        figure(f"RSS with {big} objects", rss, "MiB", json_bytes / 1024 / 1024,
+        figure(f"RSS of a worker with {big} objects", rss, "MiB", json_bytes / 1024 / 1024,
                "the objects' JSON")
-        if workers <= 1:
-            asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
+        figure(f"RSS per object at {big}, above a worker with none ({empty:.0f} MiB)",
+               (rss - empty) * 1024 * 1024 / big, "B", json_bytes / big, "its JSON")
+        asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
