@@ -1,6 +1,6 @@
 """libcalico-go's etcdv3 key layout: its v3 resources (``libcalico-go/lib/backend/model/
 resource.go``) and the root of its IPAM data (``model/block.go`` and siblings; the IPAM keys
-themselves are ``resources/ipam.py``'s)."""
+themselves are ``ipam.py``'s)."""
 from __future__ import annotations
 
 ROOT = "/calico/resources/v3/projectcalico.org/"
