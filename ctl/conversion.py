@@ -164,7 +164,7 @@ def _k8s_peer(peer: dict | None) -> dict:
 # -- ports and protocols (api/pkg/lib/numorstring) --------------------------------------------
 def port_from_string(text: str) -> int | str:
     """``PortFromString``: a number, ``min:max`` or a port name. Raises ValueError."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if int(text) > 65535:
             raise ValueError(f"invalid port format ({text})")
         return int(text)
@@ -218,7 +218,8 @@ def _protocol(text: str) -> str:
 
 def _port_value(protocol: Any) -> Any:
     """A protocol as numorstring marshals it: a number stays a number."""
-    return int(protocol) if isinstance(protocol, str) and protocol.isdigit() else protocol
+    return int(protocol) if isinstance(protocol, str) and protocol.isascii() \
+        and protocol.isdigit() else protocol
 
 
 def _network(cidr: Any) -> str:

@@ -247,10 +247,11 @@ class _Decoder:
             return int(value)
         if not isinstance(value, str):
             raise _Abort(self.type_error(_json_type(value), path, owner, "string"))
-        if value.isdigit() and int(value) <= _UINT32_MAX:
+        if value.isascii() and value.isdigit() and int(value) <= _UINT32_MAX:
             return int(value)
         high, dot, low = value.partition(".")
-        if dot and all(p.isdigit() and int(p) <= _UINT16_MAX for p in (high, low)):
+        if dot and value.isascii() and all(p.isdigit() and int(p) <= _UINT16_MAX
+                                           for p in (high, low)):
             return (int(high) << 16) + int(low)
         raise _Abort(f"invalid AS Number format ({value})")
 

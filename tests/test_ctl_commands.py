@@ -329,6 +329,10 @@ def test_convert_errors_are_calicoctls(run, tmp_path):
         "failed to convert resource: failed to convert k8s resource: policy: allow-frontend: "
         "error with rule ingress[0] (k8s rule couldn't be converted: failed to parse k8s port: "
         "invalid port -50:-1: invalid name for named port (-50:-1))\n")
+    superscript = K8S_POLICY.replace("port: 6379}", "port: \"\u00b2\"}")   # a digit to isdigit()
+    r = run("convert", "-f", str(write(tmp_path / "sup.yaml", superscript)))
+    assert r.code == 1 and r.stderr.endswith(
+        "invalid port \u00b2: invalid name for named port (\u00b2))\n"), r.stderr
     r = run("convert", "-f", "-", stdin="apiVersion: v1\nkind: tier\nmetadata: {name: t}\n")
     assert r.stderr == ("failed to create resources from file: unknown resource type (tier) "
                         "and/or version (v1)\n")

@@ -73,6 +73,8 @@ def _spec(kind: str, spec: dict) -> dict:
                          "BGPPeerSpec.spec.asNumber of type string"),
     ({"asNumber": "1.65536"}, "invalid AS Number format (1.65536)"),
     ({"asNumber": "AS1"}, "invalid AS Number format (AS1)"),
+    ({"asNumber": "\u00b2"}, "invalid AS Number format (\u00b2)"),     # a digit int() refuses
+    ({"asNumber": "1.\u0663"}, "invalid AS Number format (1.\u0663)"),
     ({"bgp": {"asNumber": 2**32}}, "json: cannot unmarshal number into Go struct field "
                                    "NodeBGPSpec.spec.bgp.asNumber of type string"),
 ])

@@ -260,6 +260,7 @@ BAD_FLAGS = [
     (("--log-level", "loud"), "argument --log-level: invalid choice: 'loud'"),
     (("--listen", "127.0.0.1"), "--listen 127.0.0.1: expected HOST:PORT"),
     (("--listen", "127.0.0.1:70000"), "--listen 127.0.0.1:70000: expected HOST:PORT"),
+    (("--listen", "127.0.0.1:\u00b2"), "--listen 127.0.0.1:\u00b2: expected HOST:PORT"),
     (("--etcd-endpoints", "ftp://127.0.0.1:2379"), "--etcd-endpoints 'ftp://127.0.0.1:2379'"),
     (("--etcd-endpoints", "http://127.0.0.1:port"), "--etcd-endpoints 'http://127.0.0.1:port'"),
     (("--request-timeout", "0"), "argument --request-timeout: 0 is not above 0"),

@@ -136,6 +136,8 @@ async def test_lone_surrogates_and_huge_integers_are_400(client):
 async def test_resource_version_parameters_are_checked(client):
     for params in ({"resourceVersion": "abc"}, {"resourceVersion": "-1"},
                    {"resourceVersion": str(2**63)}, {"limit": "x"},
+                   # digits str.isdigit() accepts and int() refuses (found by the fuzzer)
+                   {"limit": "\u00b2"}, {"resourceVersion": "\u0663"}, {"timeoutSeconds": "\u00b9"},
                    {"resourceVersion": "1", "resourceVersionMatch": "Newest"},
                    {"resourceVersionMatch": "NotOlderThan"},
                    {"resourceVersion": "0", "resourceVersionMatch": "Exact"}):

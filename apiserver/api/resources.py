@@ -199,7 +199,7 @@ def _integer(request: web.Request, name: str) -> int | None:
     text = request.query.get(name, "")
     if not text:
         return None
-    if not text.isdigit() or int(text) >= 2**63:
+    if not (text.isascii() and text.isdigit()) or int(text) >= 2**63:
         raise BadRequest(f"{name} must be a non-negative 64-bit integer, not {text!r}")
     return int(text)
 

@@ -652,7 +652,7 @@ def _configure(session: Session) -> int:
     if strict and _go_parse_bool(strict) is None:
         raise CommandError("invalid value. Use true or false to set strictaffinity")
     blocks = args.get("--max-blocks-per-host")
-    if blocks and not blocks.lstrip("+-").isdigit():
+    if blocks and not (blocks.isascii() and blocks.lstrip("+-").isdigit()):
         raise CommandError("invalid value for maxblockhost. Use a valid number")
     persistence = args.get("--kubevirt-ip-persistence")
     if persistence and persistence not in ("Enabled", "Disabled"):
