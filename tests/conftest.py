@@ -332,6 +332,15 @@ def kubectl(proc: ApiserverProcess, *args: str, check: bool = True,
     return result
 
 
+def apiserver_on_empty(etcd: EmbeddedEtcd) -> Iterator[ApiserverProcess]:
+    """An apiserver subprocess (no federation) on ``etcd`` emptied of Calico's keys; the body
+    of a module-scoped fixture on the session's etcd (stops it afterwards)."""
+    etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
+    proc = ApiserverProcess(etcd.endpoint, "--no-federation").start()
+    yield proc
+    proc.stop()
+
+
 @pytest.fixture
 def apiserver_process(clean_etcd):
     proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation").start()

@@ -6,13 +6,11 @@ a rule's selectors). Real apiservers in process on real etcds; churn (relabel, d
 change) propagates; kinds and copy names stay apart from mirrored network sets."""
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from conftest import GROUP, gns, netset
 from test_federation_peers import peer_etcd  # noqa: F401 - a fixture
-from test_federation_peers import (FAST, InProcessServer, copies, eventually, post, rcc,
-                                   start_cluster_b, status)
+from test_federation_peers import copies, eventually, post, rcc, status, two_clusters
 from apiserver.federation.endpoints import endpoint_copy
 from calicomodel.calico import NAMESPACE_LABEL
 from calicomodel.catalog import Catalog
@@ -98,16 +96,8 @@ def test_an_endpoint_copy_has_its_labels_its_profiles_labels_and_its_addresses()
 async def endpoint_clusters(clean_etcd, peer_etcd, tmp_path):  # noqa: F811 - imported fixture
     """(cluster-a client, cluster-b admin client): cluster-b exports everything to cluster-a,
     which imports its endpoints (and network sets)."""
-    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
-    a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=FAST,
-                              federation_credentials_dir=str(tmp_path)).start()
-    async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
-            httpx.AsyncClient(base_url=b.url, timeout=10,
-                              headers={"Authorization": "Bearer admin-b"}) as cb:
+    async with two_clusters(clean_etcd, peer_etcd, tmp_path) as (ca, cb, token_file, b):
         yield ca, cb, token_file, b.url
-    await a.stop()
-    await b.stop()
 
 
 async def test_remote_pods_are_selected_by_label_through_network_sets(endpoint_clusters):

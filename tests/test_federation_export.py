@@ -14,7 +14,7 @@ import pytest
 from conftest import GROUP, etcdctl, gns, netset
 from test_federation_peers import peer_etcd  # noqa: F401 - a fixture
 from test_federation_peers import (FAST, InProcessServer, copies, eventually, export, post,
-                                   rcc, start_cluster_b, status)
+                                   rcc, status, two_clusters)
 from calicomodel.catalog import Catalog
 
 EXPORTS = f"{GROUP}/federationexports"
@@ -176,40 +176,30 @@ async def test_an_importer_follows_a_change_of_its_export(clean_etcd, peer_etcd,
     """Narrowing the export removes the copies from the importer, widening brings them in:
     the importer checks its rules on every reconnection (each watch lasts ``watch_seconds``)
     and relists when they changed."""
-    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     quick = dataclasses.replace(FAST, healthy_after=0.5,
                                 limits=dataclasses.replace(FAST.limits, watch_seconds=2))
-    a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=quick,
-                              federation_credentials_dir=str(tmp_path)).start()
-    try:
-        async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
-                httpx.AsyncClient(base_url=b.url, timeout=10,
-                                  headers={"Authorization": "Bearer admin-b"}) as cb:
-            await post(cb, gns("public", ["10.1.0.0/16"], {"export": "true"}))
-            await post(cb, gns("private", ["10.3.0.0/16"]))
-            await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file)))
+    async with two_clusters(clean_etcd, peer_etcd, tmp_path, quick) as (ca, cb, token_file, b):
+        await post(cb, gns("public", ["10.1.0.0/16"], {"export": "true"}))
+        await post(cb, gns("private", ["10.3.0.0/16"]))
+        await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file)))
 
-            async def mirrored(*want: str):
-                async def check() -> bool:
-                    got = sorted(await copies(ca, "globalnetworksets", "cluster-b"))
-                    assert got == sorted(want), got
-                    return (await status(ca, "cluster-b")).get("state") == "InSync"
-                return check
-            await eventually(await mirrored("cluster-b.public", "cluster-b.private"),
-                             what="everything mirrored")
-            rule = (await cb.get(f"{EXPORTS}/to-peer")).json()
-            rule["spec"]["selector"] = "export == 'true'"
-            assert (await cb.put(f"{EXPORTS}/to-peer", json=rule)).status_code == 200
-            await eventually(await mirrored("cluster-b.public"), what="narrowed")
-            assert (await cb.delete(f"{EXPORTS}/to-peer")).status_code == 200
-            await eventually(await mirrored(), what="nothing exported")
-            await post(cb, export("again", users=["peer"], kinds=["GlobalNetworkSet"]))
-            await eventually(await mirrored("cluster-b.public", "cluster-b.private"),
-                             what="widened again")
-    finally:
-        await a.stop()
-        await b.stop()
+        async def mirrored(*want: str):
+            async def check() -> bool:
+                got = sorted(await copies(ca, "globalnetworksets", "cluster-b"))
+                assert got == sorted(want), got
+                return (await status(ca, "cluster-b")).get("state") == "InSync"
+            return check
+        await eventually(await mirrored("cluster-b.public", "cluster-b.private"),
+                         what="everything mirrored")
+        rule = (await cb.get(f"{EXPORTS}/to-peer")).json()
+        rule["spec"]["selector"] = "export == 'true'"
+        assert (await cb.put(f"{EXPORTS}/to-peer", json=rule)).status_code == 200
+        await eventually(await mirrored("cluster-b.public"), what="narrowed")
+        assert (await cb.delete(f"{EXPORTS}/to-peer")).status_code == 200
+        await eventually(await mirrored(), what="nothing exported")
+        await post(cb, export("again", users=["peer"], kinds=["GlobalNetworkSet"]))
+        await eventually(await mirrored("cluster-b.public", "cluster-b.private"),
+                         what="widened again")
 
 
 async def test_the_built_in_profile_is_no_exception(exporter):

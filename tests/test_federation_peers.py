@@ -6,6 +6,7 @@ Convergence is awaited by polling with a deadline; nothing here asserts on timin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -118,20 +119,30 @@ async def start_cluster_b(etcd_endpoint: str, tmp_path: Path) -> tuple["InProces
     return b, token_file
 
 
-@pytest.fixture
-async def clusters(clean_etcd, peer_etcd, tmp_path):
-    """(local client, peer client, peer token file, peer server) — cluster-a in process with
-    federation and short deadlines; cluster-b in process with token authentication."""
+@contextlib.asynccontextmanager
+async def two_clusters(clean_etcd, peer_etcd, tmp_path: Path, options=FAST):
+    """(cluster-a client, cluster-b admin client, peer token file, cluster-b's server):
+    cluster-b as ``start_cluster_b`` starts it, and cluster-a in process with federation and
+    ``options`` (default: FAST's short deadlines); both stopped at the end."""
     b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=FAST,
+                              federation_options=options,
                               federation_credentials_dir=str(tmp_path)).start()
-    async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
-            httpx.AsyncClient(base_url=b.url, timeout=10,
-                              headers={"Authorization": "Bearer admin-b"}) as cb:
-        yield ca, cb, token_file, b
-    await a.stop()
-    await b.stop()
+    try:
+        async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
+                httpx.AsyncClient(base_url=b.url, timeout=10,
+                                  headers={"Authorization": "Bearer admin-b"}) as cb:
+            yield ca, cb, token_file, b
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+@pytest.fixture
+async def clusters(clean_etcd, peer_etcd, tmp_path):
+    """``two_clusters`` with FAST's deadlines."""
+    async with two_clusters(clean_etcd, peer_etcd, tmp_path) as pair:
+        yield pair
 
 
 async def post(client: httpx.AsyncClient, obj: dict) -> dict:
@@ -574,30 +585,20 @@ def test_the_rcc_kinds_are_the_catalogs_mirrored_kinds():
 
 async def test_a_real_peer_is_read_in_pages_and_identified_by_its_guid(clean_etcd, peer_etcd,
                                                                         tmp_path):
-    b, token_file = await start_cluster_b(peer_etcd.endpoint, tmp_path)
     paged = dataclasses.replace(FAST, limits=dataclasses.replace(FAST.limits, page_size=10))
-    a = await InProcessServer(clean_etcd.endpoint, cluster_name="cluster-a",
-                              federation_options=paged,
-                              federation_credentials_dir=str(tmp_path)).start()
-    try:
-        async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca, \
-                httpx.AsyncClient(base_url=b.url, timeout=10,
-                                  headers={"Authorization": "Bearer admin-b"}) as cb, \
-                httpx.AsyncClient(base_url=b.url, timeout=10,
-                                  headers={"Authorization": "Bearer fed-b"}) as as_peer:
-            for i in range(35):
-                await post(cb, gns(f"s{i:02d}", [f"10.{i}.0.0/16"]))
-            # the federation role may read the peer's identity, and no other object
-            info = await as_peer.get(f"{GROUP}/clusterinformations/default")
-            assert info.status_code == 200 and info.json()["spec"]["clusterGUID"]
-            assert (await as_peer.get(f"{GROUP}/tiers/default")).status_code == 403
-            assert (await as_peer.get(f"{GROUP}/clusterinformations")).status_code == 403
-            await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file)))
+    async with two_clusters(clean_etcd, peer_etcd, tmp_path, paged) as (ca, cb, token_file, b), \
+            httpx.AsyncClient(base_url=b.url, timeout=10,
+                              headers={"Authorization": "Bearer fed-b"}) as as_peer:
+        for i in range(35):
+            await post(cb, gns(f"s{i:02d}", [f"10.{i}.0.0/16"]))
+        # the federation role may read the peer's identity, and no other object
+        info = await as_peer.get(f"{GROUP}/clusterinformations/default")
+        assert info.status_code == 200 and info.json()["spec"]["clusterGUID"]
+        assert (await as_peer.get(f"{GROUP}/tiers/default")).status_code == 403
+        assert (await as_peer.get(f"{GROUP}/clusterinformations")).status_code == 403
+        await post(ca, rcc("cluster-b", b.url, tokenFile=str(token_file)))
 
-            async def mirrored() -> bool:
-                return len(await copies(ca, "globalnetworksets", "cluster-b")) == 35 and \
-                    (await status(ca, "cluster-b")).get("state") == "InSync"
-            await eventually(mirrored, what="35 sets mirrored in pages of 10")
-    finally:
-        await a.stop()
-        await b.stop()
+        async def mirrored() -> bool:
+            return len(await copies(ca, "globalnetworksets", "cluster-b")) == 35 and \
+                (await status(ca, "cluster-b")).get("state") == "InSync"
+        await eventually(mirrored, what="35 sets mirrored in pages of 10")

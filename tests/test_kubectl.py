@@ -15,7 +15,7 @@ import pytest
 
 from calicomodel.catalog import Catalog
 from calicomodel.calico import CALICO_VERSION
-from conftest import GROUP, ApiserverProcess, etcdctl, kubectl
+from conftest import GROUP, ApiserverProcess, apiserver_on_empty, etcdctl, kubectl
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PRUNE_ALLOWLIST = ("--prune-allowlist=projectcalico.org/v3/GlobalNetworkSet",
@@ -43,10 +43,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def server(etcd):
-    etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
-    proc = ApiserverProcess(etcd.endpoint, "--no-federation").start()
-    yield proc
-    proc.stop()
+    yield from apiserver_on_empty(etcd)
 
 
 @pytest.fixture

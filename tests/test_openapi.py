@@ -18,7 +18,7 @@ from schemathesis.config import SchemathesisConfig
 from apiserver.api.discovery import openapi
 from calicomodel.published import ecma_pattern
 from calicomodel.catalog import Catalog
-from conftest import GROUP, ApiserverProcess, etcdctl, shared_validator
+from conftest import GROUP, ApiserverProcess, apiserver_on_empty, shared_validator
 
 DOCUMENT = "/openapi/v3/apis/projectcalico.org/v3"
 METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE")
@@ -44,10 +44,7 @@ CASES = [pytest.param(label, mode, id=f"{label}-{mode.value}") for label in OPER
 
 @pytest.fixture(scope="module")
 def openapi_server(etcd):
-    etcdctl(etcd.endpoint, "del", "--prefix", "/calico/")
-    proc = ApiserverProcess(etcd.endpoint, "--no-federation").start()
-    yield proc
-    proc.stop()
+    yield from apiserver_on_empty(etcd)
 
 
 @pytest.fixture(scope="module")
