@@ -186,7 +186,8 @@ class WatchCache:
                                                limit=PAGE)
                 revision = revision or page.revision
                 for kv in page.items:
-                    entry = self._entry(kv.key, kv.value, kv.mod_revision, kv.create_revision)
+                    entry = self._entry(self.catalog.locate(kv.key), kv.key, kv.value,
+                                        kv.mod_revision, kv.create_revision)
                     if entry:
                         fresh[entry.kind.plural][entry.namespace, entry.name] = entry
                 if not page.more or not page.items:
@@ -203,8 +204,10 @@ class WatchCache:
         self._wake(revision)
         self.ready.set()
 
-    def _entry(self, key: str, value: bytes, revision: int, create_revision: int) -> Entry | None:
-        kind = self.catalog.locate(key)
+    @staticmethod
+    def _entry(kind: Kind | None, key: str, value: bytes, revision: int,
+               create_revision: int) -> Entry | None:
+        """``make_entry`` for the kind the key was located to (None: no kind's key)."""
         if kind is None:
             return None
         entry = make_entry(kind, key, value, revision, create_revision)
@@ -222,12 +225,12 @@ class WatchCache:
         rev = ev.kv.mod_revision
         self.revision = max(self.revision, rev)
         kind = self.catalog.locate(ev.kv.key)
-        parsed = kind.layout.parse(ev.kv.key) if kind is not None else None
-        if parsed is None:
+        if kind is None:
             return
         objects = self._objects[kind.plural]
         if ev.type == "DELETE":
-            old = objects.get(parsed)
+            parsed = kind.layout.parse(ev.kv.key)
+            old = objects.get(parsed) if parsed is not None else None
             if old is None or old.key != ev.kv.key:
                 return
             del objects[parsed]
@@ -235,11 +238,11 @@ class WatchCache:
             change = Change("DELETED", Entry(kind, old.key, old.namespace, old.name, obj, rev,
                                              old.create_revision), rev)
         else:
-            entry = self._entry(ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
+            entry = self._entry(kind, ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
             if entry is None:
                 return
-            old = objects.get(parsed)
-            objects[parsed] = entry
+            old = objects.get((entry.namespace, entry.name))
+            objects[entry.namespace, entry.name] = entry
             change = Change("ADDED", entry, rev) if old is None else \
                 Change("MODIFIED", entry, rev, old)
         self._history.append(change)
