@@ -8,7 +8,7 @@ libcalico-go's own IPAM keys and values (``ipam.py``).
 """
 from __future__ import annotations
 
-import json
+import orjson
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +19,14 @@ _ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON, UTF-8 (not escaped): how objects are stored and served."""
+    return orjson.dumps(obj)
+
+
+def loads(data: bytes | str) -> Any:
+    """JSON from etcd or the cache (not a request body: those go through the API's own
+    checking decoder). Raises ValueError."""
+    return orjson.loads(data)
 
 
 class Layout(Protocol):
@@ -84,7 +91,7 @@ class ResourceLayout:
         return dumps({k: out[k] for k in _ORDER if k in out})
 
     def decode(self, key: str, value: bytes, revision: int, create_revision: int) -> dict:
-        obj = json.loads(value)
+        obj = loads(value)
         if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
             raise ValueError("not a Calico resource")
         meta = obj["metadata"]

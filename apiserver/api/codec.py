@@ -11,6 +11,7 @@ import yaml
 from aiohttp import web
 
 from calicomodel.errors import ApiError, BadRequest, UnsupportedMediaType
+from calicomodel.stored import dumps
 
 from ..resources.patch import APPLY
 
@@ -160,10 +161,6 @@ async def read_body(raw: bytes, content_type: str) -> Any:
 def base_type(content_type: str) -> str:
     """The media type of a Content-Type header, lower-case, without parameters."""
     return content_type.split(";")[0].strip().lower()
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def respond(value: Any, status: int = 200, *, warnings: Iterable[str] = ()) -> web.Response:

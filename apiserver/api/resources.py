@@ -14,6 +14,7 @@ from calicomodel.errors import (ApiError, BadRequest, Cause, Gone, Invalid, Meth
                                 NotFound, UnsupportedMediaType)
 
 from ..resources.patch import APPLY, PATCH_TYPES
+from ..resources.cache import Entry
 from ..resources.store import Actor, ListOptions, ResourceStore, WriteOptions
 from . import connections, keys
 from .codec import base_type, dumps, read_body, respond, respond_list, respond_raw
@@ -431,8 +432,8 @@ async def watch(request: web.Request, kind: Kind, namespace: str | None) -> web.
                            f"({cache.revision}): relist")
             sub = cache.subscribe(kind, namespace, 0 if sending else since)
             if sending or (sending is None and not since):
-                initial = [events.line("ADDED", e.obj, e.json())
-                           for e in cache.entries(kind, namespace) if matches(e.obj)]
+                initial = [events.line("ADDED", e)
+                           for e in cache.entries(kind, namespace) if matches(e)]
             if sending and bookmarks:
                 initial.append(events.bookmark(cache.revision, initial_events_end=True))
         except Gone as err:
@@ -463,9 +464,14 @@ class _Events:
     def __init__(self, kind: Kind, rows: str | None) -> None:
         self.kind, self.rows, self.headers = kind, rows, True
 
-    def line(self, type_: str, obj: dict, obj_json: bytes | None = None) -> bytes:
+    def line(self, type_: str, entry: Entry) -> bytes:
         if self.rows is None:
-            return _event(type_, dumps(obj) if obj_json is None else obj_json)
+            return _event(type_, entry.json())
+        return self._line(type_, entry.obj)
+
+    def _line(self, type_: str, obj: dict) -> bytes:
+        if self.rows is None:
+            return _event(type_, dumps(obj))
         body = tables.table(self.kind.columns, [obj], include=self.rows, headers=self.headers)
         body["metadata"] = {"resourceVersion": obj["metadata"]["resourceVersion"]}
         self.headers = False
@@ -475,7 +481,7 @@ class _Events:
         meta: dict = {"resourceVersion": str(revision)}
         if initial_events_end:
             meta["annotations"] = {INITIAL_EVENTS_END: "true"}
-        return self.line("BOOKMARK", {"kind": self.kind.kind, "apiVersion": API_VERSION,
+        return self._line("BOOKMARK", {"kind": self.kind.kind, "apiVersion": API_VERSION,
                                       "metadata": meta})
 
 
@@ -510,22 +516,20 @@ async def _stream(request: web.Request, resp, sub, events: _Events, matches, tim
             next_bookmark = loop.time() + settings.bookmark_interval
 
 
-def _filtered(change, matches) -> tuple[str, dict, bytes | None] | None:
-    """The event (type, object and its JSON if at hand) a selector watch sees, as Kubernetes
-    reports it: an object that starts matching is ADDED, one that stops matching is DELETED
-    (its last matching state, at the revision of the change), one that matches before and
-    after is MODIFIED."""
-    now = matches(change.entry.obj)
+def _filtered(change, matches) -> tuple[str, Entry] | None:
+    """The event (type and object version) a selector watch sees, as Kubernetes reports it:
+    an object that starts matching is ADDED, one that stops matching is DELETED (its last
+    matching state, at the revision of the change), one that matches before and after is
+    MODIFIED."""
+    now = matches(change.entry)
     if change.type != "MODIFIED":
-        return (change.type, change.entry.obj, change.entry.json()) if now else None
-    before = matches(change.prev.obj) if change.prev is not None else now
+        return (change.type, change.entry) if now else None
+    before = matches(change.prev) if change.prev is not None else now
     if now:
-        return "MODIFIED" if before else "ADDED", change.entry.obj, change.entry.json()
+        return "MODIFIED" if before else "ADDED", change.entry
     if not before:
         return None
-    gone = change.prev.obj
-    return "DELETED", {**gone, "metadata": {**gone["metadata"],
-                                            "resourceVersion": str(change.revision)}}, None
+    return "DELETED", change.prev.at(change.revision)
 
 
 async def _write(resp: web.StreamResponse, line: bytes, timeout: float) -> None:

@@ -23,7 +23,7 @@ from typing import Iterator
 
 from calicomodel.catalog import Catalog, Kind
 from calicomodel.errors import Gone, ServiceUnavailable
-from calicomodel.stored import dumps
+from calicomodel.stored import dumps, loads
 
 from ..storage.interface import Compacted, Storage, StorageError, WatchEvent
 from .storage_errors import translated
@@ -35,21 +35,47 @@ PAGE = 2000
 
 @dataclass(slots=True)
 class Entry:
-    """One object version. ``obj`` is shared: never mutate it (copy first)."""
+    """One object version, held compactly: its JSON as served (encoded once) and the labels
+    selectors read; ``obj`` decodes it into a fresh dict (the caller's own to change). A
+    decoded tree costs about five times its JSON, and the cache holds every object."""
 
     kind: Kind
     key: str
     namespace: str | None
     name: str
-    obj: dict
+    raw: bytes
+    labels: dict | None   # shared: never mutate
     revision: int
     create_revision: int
-    _json: bytes | None = None
+
+    @classmethod
+    def of(cls, kind: Kind, key: str, namespace: str | None, name: str, obj: dict,
+           revision: int, create_revision: int) -> "Entry":
+        # orjson's bytes keep their whole write buffer (4 KiB and up); a copy is right-sized
+        raw = bytes(memoryview(dumps(obj)))
+        return cls(kind, key, namespace, name, raw, obj["metadata"].get("labels") or None,
+                   revision, create_revision)
+
+    @property
+    def obj(self) -> dict:
+        return loads(self.raw)
 
     def json(self) -> bytes:
-        if self._json is None:
-            self._json = dumps(self.obj)
-        return self._json
+        return self.raw
+
+    def at(self, revision: int) -> "Entry":
+        """This object as a deletion at ``revision`` reports it: its last state, with the
+        deletion's resourceVersion."""
+        obj = self.obj
+        obj["metadata"]["resourceVersion"] = str(revision)
+        return Entry.of(self.kind, self.key, self.namespace, self.name, obj, revision,
+                        self.create_revision)
+
+    def fields(self) -> dict:
+        """The metadata a field selector reads (``metadata.name`` and ``.namespace``)."""
+        if self.namespace is None:
+            return {"name": self.name}
+        return {"name": self.name, "namespace": self.namespace}
 
 
 def make_entry(kind: Kind, key: str, value: bytes, revision: int,
@@ -63,7 +89,7 @@ def make_entry(kind: Kind, key: str, value: bytes, revision: int,
         obj = kind.layout.decode(key, value, revision, create_revision)
     except ValueError:
         return None
-    return Entry(kind, key, parsed[0], parsed[1], obj, revision, create_revision)
+    return Entry.of(kind, key, parsed[0], parsed[1], obj, revision, create_revision)
 
 
 @dataclass(slots=True)
@@ -234,9 +260,7 @@ class WatchCache:
             if old is None or old.key != ev.kv.key:
                 return
             del objects[parsed]
-            obj = {**old.obj, "metadata": {**old.obj["metadata"], "resourceVersion": str(rev)}}
-            change = Change("DELETED", Entry(kind, old.key, old.namespace, old.name, obj, rev,
-                                             old.create_revision), rev)
+            change = Change("DELETED", old.at(rev), rev)
         else:
             entry = self._entry(kind, ev.kv.key, ev.kv.value, rev, ev.kv.create_revision)
             if entry is None:

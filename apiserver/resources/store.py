@@ -184,7 +184,7 @@ class ResourceStore:
         elif not self.cache.ready.is_set():
             raise ServiceUnavailable("the watch cache is not primed yet")
         revision = self.cache.revision
-        entries = [e for e in self.cache.entries(kind, namespace) if matches(e.obj)]
+        entries = [e for e in self.cache.entries(kind, namespace) if matches(e)]
         return ListPage(entries + self._virtual(kind, namespace, matches), revision)
 
     async def _reach(self, revision: int) -> None:
@@ -202,33 +202,38 @@ class ResourceStore:
                           retry_after=1) from None
 
     @staticmethod
-    def _virtual(kind: Kind, namespace: str | None, matches: Callable[[dict], bool]) -> list[Entry]:
+    def _virtual(kind: Kind, namespace: str | None, matches: Callable[[Entry], bool]) -> list[Entry]:
         """The kind's built-in virtual object, when a list should show it (after the stored
         ones, on a list's last page)."""
         virtual = kind.strategy.virtual
         obj = virtual() if virtual is not None and namespace is None else None
-        if obj is not None and matches(obj):
-            return [Entry(kind, "", None, obj["metadata"]["name"], obj, 0, 0)]
-        return []
+        if obj is None:
+            return []
+        entry = Entry.of(kind, "", None, obj["metadata"]["name"], obj, 0, 0)
+        return [entry] if matches(entry) else []
 
-    def filter_for(self, kind: Kind, options: ListOptions, actor: Actor) -> Callable[[dict], bool]:
-        """The list/watch predicate: selectors, and what the admission chain lets ``actor``
-        see."""
-        tests = []
+    def filter_for(self, kind: Kind, options: ListOptions, actor: Actor) -> Callable[[Entry], bool]:
+        """The list/watch predicate over entries: selectors (which read only names and
+        labels), and what the admission chain lets ``actor`` see (which decodes)."""
+        tests: list[Callable[[Entry], bool]] = []
         if options.field_selector:
-            tests.append(lambda o, f=options.field_selector: f(o["metadata"]))
-        if options.label_selector:
-            tests.append(lambda o, f=options.label_selector: f(o["metadata"].get("labels") or {}))
-        if options.selector:
-            tests.append(lambda o, f=options.selector: f(o["metadata"].get("labels") or {}))
-        tests += self._visibility(kind, actor)
-        return lambda o: all(t(o) for t in tests)
+            tests.append(lambda e, f=options.field_selector: f(e.fields()))
+        for selector in (options.label_selector, options.selector):
+            if selector:
+                tests.append(lambda e, f=selector: f(e.labels or {}))
+        visible = self._visibility(kind, actor)
+        if visible:
+            def seen(entry: Entry) -> bool:
+                obj = entry.obj
+                return all(test(obj) for test in visible)
+            tests.append(seen)
+        return lambda e: all(t(e) for t in tests)
 
     def _visibility(self, kind: Kind, actor: Actor) -> list[Callable[[dict], bool]]:
         return [test for step in self.admission if (test := step.visible(kind, actor))]
 
     async def _list_page(self, kind: Kind, namespace: str | None, options: ListOptions,
-                         matches: Callable[[dict], bool]) -> ListPage:
+                         matches: Callable[[Entry], bool]) -> ListPage:
         """A page read from etcd at one revision, so every page belongs to one snapshot: the
         kind's key ranges in order (``Layout.prefixes``). The continue token is bound to this
         list (kind, namespace, selectors)."""
@@ -252,7 +257,7 @@ class ResourceStore:
             revision = revision or page.revision
             for kv in page.items:
                 entry = make_entry(kind, kv.key, kv.value, kv.mod_revision, kv.create_revision)
-                if entry is not None and matches(entry.obj):
+                if entry is not None and matches(entry):
                     items.append(entry)
             if page.more and page.items:
                 start = page.items[-1].key + "\0"
