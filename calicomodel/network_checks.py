@@ -15,10 +15,10 @@ from .policy_checks import selector_field
 
 _LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 _BGP_FILTER_INTERFACE = re.compile(r"[a-zA-Z0-9_.*-]{1,15}")
-_STANDARD_COMMUNITY = re.compile(r"(\d+):(\d+)")
-_LARGE_COMMUNITY = re.compile(r"(\d+):(\d+):(\d+)")
-_IPV4_PORT = re.compile(r"(\d+).(\d+).(\d+).(\d+):(\d+)")
-_IPV6_PORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d+)")
+_STANDARD_COMMUNITY = re.compile(r"(\d+):(\d+)", re.ASCII)
+_LARGE_COMMUNITY = re.compile(r"(\d+):(\d+):(\d+)", re.ASCII)
+_IPV4_PORT = re.compile(r"(\d+).(\d+).(\d+).(\d+):(\d+)", re.ASCII)
+_IPV6_PORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d+)", re.ASCII)
 BGP_DEFAULT_ONLY = ("nodeToNodeMeshEnabled", "asNumber", "serviceLoadBalancerIPs", "serviceExternalIPs",
                     "serviceClusterIPs", "nodeMeshPassword", "nodeMeshMaxRestartTime")
 

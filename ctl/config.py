@@ -124,7 +124,7 @@ def read_config(path: str) -> dict[str, Any]:
     return spec
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$", re.ASCII)
 
 
 def parse_timeout(text: str) -> float:

@@ -18,7 +18,7 @@ V3 = "projectcalico.org/v3"
 _PROTOCOLS = ("TCP", "UDP", "ICMP", "ICMPv6", "SCTP", "UDPLite")
 _ORCHESTRATOR_IS_K8S = "projectcalico.org/orchestrator == 'k8s'"
 _PORT_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
-_PORT_RANGE = re.compile(r"^(\d+):(\d+)$")
+_PORT_RANGE = re.compile(r"^(\d+):(\d+)$", re.ASCII)
 
 
 class ConversionError(Exception):

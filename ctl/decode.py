@@ -41,7 +41,7 @@ _GO_STRUCT = "x-go-struct"
 _GO_STRUCTS = {"ingress": "Rule", "egress": "Rule", "source": "EntityRule",
                "destination": "EntityRule", "bgp": "NodeBGPSpec"}
 _UINT32_MAX, _UINT16_MAX = 2**32 - 1, 2**16 - 1
-_PORT_RANGE = re.compile(r"(\d+):(\d+)")
+_PORT_RANGE = re.compile(r"(\d+):(\d+)", re.ASCII)
 _PORT_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
 

@@ -77,7 +77,7 @@ def tabwrite(rows: Sequence[Sequence[str]]) -> str:
 
 # olekukonko/tablewriter v0.0.5 defaults, as calicoctl's ``node status`` uses them.
 _WRAP_AT = 30
-_DECIMAL = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})*|\d+)(?:\.\d+)?$")
+_DECIMAL = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})*|\d+)(?:\.\d+)?$", re.ASCII)
 
 
 def box_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

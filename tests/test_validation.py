@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +395,29 @@ def test_durations_are_stored_in_go_canonical_form(validator, given, canonical):
     felix = obj("FelixConfiguration", {"routeRefreshInterval": given}, name="default")
     assert check(validator, felix) == []
     assert felix["spec"]["routeRefreshInterval"] == canonical
+
+
+ARABIC_INDIC = "١٠"   # "10" in Arabic-Indic digits: Python's \d and int() take them, Go's do not
+
+
+def _advertised(community: str) -> dict:
+    return obj("BGPConfiguration", {"prefixAdvertisements": [
+        {"cidr": "10.0.0.0/8", "communities": [community]}]}, name="default")
+
+
+@pytest.mark.parametrize("resource, field", [
+    (_advertised(f"{ARABIC_INDIC}:20"), "spec.prefixAdvertisements[0].communities[0]"),
+    (_advertised(f"1:2:{ARABIC_INDIC}"), "spec.prefixAdvertisements[0].communities[0]"),
+    (obj("BGPPeer", {"peerIP": f"10.0.0.1:{ARABIC_INDIC}", "asNumber": 64512}), "spec.peerIP"),
+])
+def test_only_ascii_digits_are_numbers(validator: Validator, resource: dict, field: str) -> None:
+    causes = validator.validate(resource["kind"], resource)
+    assert field in {c.field for c in causes}, causes
+    ascii_twin = json.loads(json.dumps(resource, ensure_ascii=False).replace(ARABIC_INDIC, "10"))
+    assert validator.validate(resource["kind"], ascii_twin) == []
+
+
+def test_durations_take_only_ascii_digits() -> None:
+    from calicomodel.formats import parse_duration
+    assert parse_duration("10s") == 10 * 10**9
+    assert parse_duration(f"{ARABIC_INDIC}s") is None
