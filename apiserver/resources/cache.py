@@ -31,6 +31,7 @@ from .storage_errors import translated
 log = logging.getLogger(__name__)
 WATCH_PREFIX = ""  # the whole keyspace: every revision is an event
 PAGE = 2000
+DECODE_SLICE = 250   # entries decoded between turns of the event loop in a relist
 
 
 @dataclass(slots=True)
@@ -203,22 +204,27 @@ class WatchCache:
         self.connected, self.last_error = False, error
 
     async def _relist(self) -> None:
-        """Read every kind's keys at one revision."""
+        """Read every kind's keys at one revision. The next page is asked for before this
+        one is decoded, and the decoding yields to the event loop now and then, so etcd
+        reads a page while this process decodes the one before."""
         revision, fresh = 0, {k.plural: {} for k in self.catalog}
         for prefix in self.catalog.prefixes:
-            start = None
+            page = await self.storage.list(prefix, revision=revision, limit=PAGE)
+            revision = revision or page.revision
             while True:
-                page = await self.storage.list(prefix, revision=revision, start=start,
-                                               limit=PAGE)
-                revision = revision or page.revision
-                for kv in page.items:
+                following = asyncio.ensure_future(self.storage.list(
+                    prefix, revision=revision, start=page.items[-1].key + "\0",
+                    limit=PAGE)) if page.more and page.items else None
+                for at, kv in enumerate(page.items):
+                    if at % DECODE_SLICE == 0:
+                        await asyncio.sleep(0)
                     entry = self._entry(self.catalog.locate(kv.key), kv.key, kv.value,
                                         kv.mod_revision, kv.create_revision)
                     if entry:
                         fresh[entry.kind.plural][entry.namespace, entry.name] = entry
-                if not page.more or not page.items:
+                if following is None:
                     break
-                start = page.items[-1].key + "\0"
+                page = await following
         if self.ready.is_set():
             for sub in list(self._subs):
                 sub.close(Gone("the datastore was compacted past this watch; relist"))
