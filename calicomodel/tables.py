@@ -1,7 +1,7 @@
 """Printer columns (calicoctl's ``-o ps`` / ``-o wide``) as data, and the ``Table`` they render to."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
 Getter = Callable[[dict], Any]
@@ -28,10 +28,14 @@ class Col:
     name: str
     value: Union[str, Getter]
     wide: bool = False
+    getter: Getter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "getter",
+                           path(self.value) if isinstance(self.value, str) else self.value)
 
     def get(self, obj: dict) -> str:
-        getter = path(self.value) if isinstance(self.value, str) else self.value
-        return cell(getter(obj))
+        return cell(self.getter(obj))
 
 
 def cell(value: Any) -> str:
@@ -43,7 +47,7 @@ def cell(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, list):
-        return ",".join(cell(v) for v in value)
+        return ",".join(v if isinstance(v, str) else cell(v) for v in value)
     if isinstance(value, dict):
         return ",".join(f"{k}={cell(v)}" for k, v in sorted(value.items()))
     return str(value)
@@ -83,17 +87,27 @@ def table(columns: Iterable[Col], objects: Iterable[dict], *, include: str = "Ob
     all (``"None"``); without ``headers`` (a watch's events after the first) the column
     definitions are null, and clients keep the ones they have."""
     cols = list(columns)
-    rows = []
-    for obj in objects:
-        row: dict[str, Any] = {"cells": [c.get(obj) for c in cols]}
-        if include == "Object":
-            row["object"] = obj
-        elif include == "Metadata":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj.get("metadata") or {}}
-        rows.append(row)
+    return {**head(cols, headers=headers), "rows": [row(cols, obj, include) for obj in objects]}
+
+
+def head(columns: list[Col], *, headers: bool = True) -> dict:
+    """A Table without its ``rows`` (which a long list streams after it)."""
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
             "columnDefinitions": [{"name": c.name, "type": "string", "format": "",
                                    "description": "", "priority": 1 if c.wide else 0}
-                                  for c in cols] if headers else None,
-            "rows": rows}
+                                  for c in columns] if headers else None}
+
+
+def cells(columns: list[Col], obj: dict) -> list[str]:
+    return [c.get(obj) for c in columns]
+
+
+def row(columns: list[Col], obj: dict, include: str) -> dict:
+    """One object's row: its cells and, as ``include`` says, the object."""
+    out: dict[str, Any] = {"cells": cells(columns, obj)}
+    if include == "Object":
+        out["object"] = obj
+    elif include == "Metadata":
+        out["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                         "metadata": obj.get("metadata") or {}}
+    return out

@@ -175,15 +175,16 @@ def respond(value: Any, status: int = 200, *, warnings: Iterable[str] = ()) -> w
 STREAM_CHUNK = 256 * 1024
 
 
-async def respond_list(request: web.Request, head: dict, items: Iterable[bytes]) -> web.StreamResponse:
-    """``head`` plus an ``items`` array of objects already encoded (the cache keeps each
+async def respond_list(request: web.Request, head: dict, items: Iterable[bytes], *,
+                       field: str = "items") -> web.StreamResponse:
+    """``head`` plus an array ``field`` of values already encoded (the cache keeps each
     version's JSON), written in chunks as the client takes them: a list never builds its whole
     body, so concurrent lists of a large collection cost a chunk each, not a copy each."""
     if request.method == "HEAD":
         return respond_raw(dumps(head))
     resp = web.StreamResponse(headers={"Content-Type": JSON})
     await resp.prepare(request)
-    buf = bytearray(dumps(head)[:-1] + b',"items":[')
+    buf = bytearray(dumps(head)[:-1] + b',"' + field.encode() + b'":[')
     for i, item in enumerate(items):
         if i:
             buf += b","

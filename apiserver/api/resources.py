@@ -271,11 +271,20 @@ async def list_or_watch(request: web.Request) -> web.StreamResponse:
     if page.continue_token:
         meta["continue"] = page.continue_token
     if rows is not None:
-        body = tables.table(kind.columns, page.items, include=rows)
-        body["metadata"] = meta
-        return respond(body)
+        cols = list(kind.columns)
+        return await respond_list(request, {**tables.head(cols), "metadata": meta},
+                                  (_table_row(cols, e, rows) for e in page.entries),
+                                  field="rows")
     return await respond_list(request, {"apiVersion": API_VERSION, "kind": f"{kind.kind}List",
                                         "metadata": meta}, (e.json() for e in page.entries))
+
+
+def _table_row(cols: list[tables.Col], entry: Entry, include: str) -> bytes:
+    """A list's Table row, its object (when whole) spliced in as the cache holds it."""
+    obj = entry.obj
+    if include == "Object":
+        return b'{"cells":' + dumps(tables.cells(cols, obj)) + b',"object":' + entry.json() + b"}"
+    return dumps(tables.row(cols, obj, include))
 
 
 OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
