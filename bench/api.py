@@ -9,9 +9,10 @@ same etcd client library (the server's own ``EtcdStorage``: a "key absent" trans
 create, a range per get, a range plus JSON decoding for a list):
 
     creates, gets, list (JSON and Table), patch, watch fan-out p99 (100 watchers, 1,000
-    updates), RSS per object against the objects' JSON, start-up (cache fill) with --big
-    objects and the peak RSS of 32 concurrent lists of them, and ``ctl apply -f`` of 1,000
-    objects against ``kubectl apply -f`` of the same file.
+    updates), RSS growth over those requests, start-up (cache fill) and RSS per cached object
+    against the objects' JSON with --objects and with --big objects in etcd, the peak RSS of
+    32 concurrent lists of the larger collection, and ``ctl apply -f`` of 1,000 objects
+    against ``kubectl apply -f`` of the same file.
 """
 from __future__ import annotations
 
@@ -163,8 +164,8 @@ async def measure_server(url: str, pid: int, objects: int, concurrency: int,
 
         after = worker_rss_mib(pid)
         per_object = (after - before) * 1024 * 1024 / objects
-        figure("RSS per cached object (one worker)", per_object, "B", raw["json_bytes"],
-               "its JSON")
+        figure("RSS growth per object over the requests above (one worker)", per_object, "B",
+               raw["json_bytes"], "its JSON")
         await watch_fanout(s)
 
 
@@ -267,12 +268,13 @@ def wait_ready(url: str, timeout: float = 600) -> float:
     raise RuntimeError("the apiserver did not become ready")
 
 
-async def fill(endpoint: str, count: int) -> int:
-    """Write ``count`` sets straight into etcd, as the server would store them."""
+async def fill(endpoint: str, count: int, first: int = 0) -> int:
+    """Write sets ``first`` to ``count - 1`` straight into etcd, as the server would store
+    them; the size of their JSON."""
     storage = EtcdStorage([endpoint])
     total = 0
     try:
-        for base in range(0, count, 100):
+        for base in range(first, count, 100):
             items = []
             for i in range(base, min(base + 100, count)):
                 obj = netset(i, "big")
@@ -322,30 +324,35 @@ async def concurrent_lists(url: str, pid: int, clients: int, json_mib: float) ->
            "the collection's JSON")
 
 
-def startup(endpoint: str, big: int, workers: int) -> None:
-    """Start-up (cache fill) and RSS with ``big`` objects in etcd; the RSS a worker has with
-    none is the baseline of what the cache costs per object."""
+def startup(endpoint: str, counts: list[int], workers: int) -> None:
+    """Start-up (cache fill) and RSS with each of ``counts`` objects in etcd (ascending); the
+    RSS a worker has with none is the baseline of what the cache costs per object. The
+    largest count also gets concurrent lists."""
     proc, _ = start_server(endpoint, workers)
     try:
         empty = worker_rss_mib(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
-    json_bytes = asyncio.run(fill(endpoint, big))
-    start = time.monotonic()
-    proc, url = start_server(endpoint, workers)
-    took = time.monotonic() - start
-    try:
-        rss = worker_rss_mib(proc.pid)
-        figure(f"start-up with {big} objects", took, "s")
-        figure(f"RSS of a worker with {big} objects", rss, "MiB", json_bytes / 1024 / 1024,
-               "the objects' JSON")
-        figure(f"RSS per object at {big}, above a worker with none ({empty:.0f} MiB)",
-               (rss - empty) * 1024 * 1024 / big, "B", json_bytes / big, "its JSON")
-        asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
+    json_bytes, filled = 0, 0
+    for count in counts:
+        json_bytes += asyncio.run(fill(endpoint, count, filled))
+        filled = count
+        start = time.monotonic()
+        proc, url = start_server(endpoint, workers)
+        took = time.monotonic() - start
+        try:
+            rss = worker_rss_mib(proc.pid)
+            figure(f"start-up with {count} objects", took, "s")
+            figure(f"RSS of a worker with {count} objects", rss, "MiB",
+                   json_bytes / 1024 / 1024, "the objects' JSON")
+            figure(f"RSS per object at {count}, above a worker with none ({empty:.0f} MiB)",
+                   (rss - empty) * 1024 * 1024 / count, "B", json_bytes / count, "its JSON")
+            if count == counts[-1]:
+                asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
 
 
 def main() -> None:
@@ -354,7 +361,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="the server's --workers (0: its default)")
     p.add_argument("--big", type=int, default=0, help="also measure start-up and RSS with this "
-                   "many objects (e.g. 100000)")
+                   "many objects (e.g. 100000), not only with --objects")
     p.add_argument("--skip-clients", action="store_true", help="skip ctl vs kubectl apply")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-api-", dir="/dev/shm"))
@@ -370,11 +377,10 @@ def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
-        if a.big:
-            subprocess.run(["etcdctl", f"--endpoints={etcd.endpoint}", "del", "--prefix",
-                            "/calico/"], env={**os.environ, "ETCDCTL_API": "3"},
-                           capture_output=True, check=True)
-            startup(etcd.endpoint, a.big, a.workers)
+        subprocess.run(["etcdctl", f"--endpoints={etcd.endpoint}", "del", "--prefix",
+                        "/calico/"], env={**os.environ, "ETCDCTL_API": "3"},
+                       capture_output=True, check=True)
+        startup(etcd.endpoint, sorted({a.objects, a.big} - {0}), a.workers)
     finally:
         etcd.stop()
         shutil.rmtree(work, ignore_errors=True)
