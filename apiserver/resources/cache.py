@@ -215,13 +215,18 @@ class WatchCache:
                 following = asyncio.ensure_future(self.storage.list(
                     prefix, revision=revision, start=page.items[-1].key + "\0",
                     limit=PAGE)) if page.more and page.items else None
-                for at, kv in enumerate(page.items):
-                    if at % DECODE_SLICE == 0:
-                        await asyncio.sleep(0)
-                    entry = self._entry(self.catalog.locate(kv.key), kv.key, kv.value,
-                                        kv.mod_revision, kv.create_revision)
-                    if entry:
-                        fresh[entry.kind.plural][entry.namespace, entry.name] = entry
+                try:
+                    for at, kv in enumerate(page.items):
+                        if at % DECODE_SLICE == 0:
+                            await asyncio.sleep(0)
+                        entry = self._entry(self.catalog.locate(kv.key), kv.key, kv.value,
+                                            kv.mod_revision, kv.create_revision)
+                        if entry:
+                            fresh[entry.kind.plural][entry.namespace, entry.name] = entry
+                except asyncio.CancelledError:
+                    if following is not None:
+                        following.cancel()
+                    raise
                 if following is None:
                     break
                 page = await following

@@ -125,15 +125,11 @@ class ListOptions:
 
 @dataclass(frozen=True)
 class ListPage:
-    """A list's entries (each with its object and, cached, its JSON) at one revision."""
+    """A list's entries (each with its JSON) at one revision."""
 
     entries: list[Entry]
     revision: int
     continue_token: str = ""
-
-    @property
-    def items(self) -> list[dict]:
-        return [e.obj for e in self.entries]
 
 
 def now() -> str:
