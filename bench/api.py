@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -65,11 +66,12 @@ def rss_mib(pid: int) -> float:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The processes that serve (each with its own watch cache): the server's children other
-    than etcd, or the server itself when it runs one worker in-process."""
+    """The processes that serve (each with its own watch cache): the server's worker
+    children (not its etcd, nor multiprocessing's resource tracker), or the server itself
+    when it runs one worker in-process."""
     children = [int(c) for child in Path(f"/proc/{pid}/task").glob("*/children")
                 for c in child.read_text().split()
-                if b"etcd" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+                if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
     return children or [pid]
 
 
@@ -251,21 +253,33 @@ def start_server(endpoint: str, workers: int) -> tuple[subprocess.Popen, str]:
         args += ["--workers", str(workers)]
     proc = subprocess.Popen(args, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url)
+    wait_ready(url, proc.pid)
     return proc, url
 
 
-def wait_ready(url: str, timeout: float = 600) -> float:
+def wait_ready(url: str, pid: int | None = None, timeout: float = 600) -> float:
+    """Seconds until ``/readyz`` answers 200 and, with several workers (children of ``pid``),
+    every worker's cache is primed (``/metrics`` gathers each worker's health checks):
+    ``/readyz`` alone answers for whichever worker the connection reached."""
     import httpx
     start = time.monotonic()
+    workers = 0
     while time.monotonic() - start < timeout:
         try:
             if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - start
+                workers = len(workers_of(pid)) if pid else 1
+                if workers <= 1 or _primed_workers(httpx.get(url + "/metrics", timeout=5).text) \
+                        >= workers:
+                    return time.monotonic() - start
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
     raise RuntimeError("the apiserver did not become ready")
+
+
+def _primed_workers(exposition: str) -> int:
+    return len(re.findall(r'^kubernetes_healthcheck\{[^}]*name="watch-cache"[^}]*type="readyz"'
+                          r'[^}]*\} 1\.0$', exposition, re.M))
 
 
 async def fill(endpoint: str, count: int, first: int = 0) -> int:
@@ -312,6 +326,7 @@ async def concurrent_lists(url: str, pid: int, clients: int, json_mib: float) ->
         async def one() -> int:
             size = 0
             async with s.get(f"{GROUP}/globalnetworksets") as r:
+                assert r.status == 200, f"{r.status}: {await r.text()}"
                 async for chunk in r.content.iter_chunked(1 << 20):
                     size += len(chunk)
             return size
@@ -334,7 +349,7 @@ def startup(endpoint: str, counts: list[int], workers: int) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
-    json_bytes, filled = 0, 0
+    json_bytes, filled, before = 0, 0, None
     for count in counts:
         json_bytes += asyncio.run(fill(endpoint, count, filled))
         filled = count
@@ -348,6 +363,11 @@ def startup(endpoint: str, counts: list[int], workers: int) -> None:
                    json_bytes / 1024 / 1024, "the objects' JSON")
             figure(f"RSS per object at {count}, above a worker with none ({empty:.0f} MiB)",
                    (rss - empty) * 1024 * 1024 / count, "B", json_bytes / count, "its JSON")
+            if before is not None:   # linear growth: the same cost per object added
+                figure(f"RSS per object added from {before[0]} to {count}",
+                       (rss - before[1]) * 1024 * 1024 / (count - before[0]), "B",
+                       json_bytes / count, "its JSON")
+            before = (count, rss)
             if count == counts[-1]:
                 asyncio.run(concurrent_lists(url, proc.pid, 32, json_bytes / 1024 / 1024))
         finally:

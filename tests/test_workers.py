@@ -1,6 +1,8 @@
 """``--workers 2``: two serving processes on one port, consistent with each other."""
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import os
 import signal
@@ -121,3 +123,45 @@ def test_metrics_hold_every_workers_series(two_workers):
     served = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                  if line.startswith("apiserver_request_total{") and 'subresource="/version"' in line)
     assert served >= 20
+
+
+async def _fill(endpoint: str, count: int) -> None:
+    """``count`` GlobalNetworkSets written straight into etcd, as the server stores them."""
+    from apiserver.storage.etcd import EtcdStorage
+    from calicomodel.catalog import Catalog
+    from calicomodel.stored import dumps
+    layout = Catalog().kind("GlobalNetworkSet").layout
+    storage = EtcdStorage([endpoint])
+    try:
+        for base in range(0, count, 100):   # etcd takes at most 128 operations a transaction
+            items = []
+            for i in range(base, min(base + 100, count)):
+                obj = gns(f"s{i:06d}", [f"10.{i // 256 % 256}.{i % 256}.{j}/32"
+                                        for j in range(20)])
+                obj["metadata"].update(uid=f"u{i}", creationTimestamp="2026-01-01T00:00:00Z")
+                items.append((layout.key(obj), dumps(obj)))
+            await storage.create_many(items)
+    finally:
+        await storage.close()
+
+
+def test_a_restarted_worker_answers_reads_once_primed_not_503(clean_etcd):
+    """A worker started again while its sibling serves takes connections before its cache
+    holds the 30,000 objects; the reads that reach it wait for the cache, none is refused."""
+    asyncio.run(_fill(clean_etcd.endpoint, 30_000))
+    proc = ApiserverProcess(clean_etcd.endpoint, "--no-federation", "--workers", "2").start()
+    statuses: collections.Counter = collections.Counter()
+    try:
+        first, _ = _workers(proc.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 8    # its restart (after a second) and priming
+        with _fresh(proc) as c:
+            while time.monotonic() < deadline:
+                try:
+                    statuses[c.get(f"{GROUP}/globalnetworksets/s000007").status_code] += 1
+                except httpx.TransportError:
+                    statuses["refused"] += 1   # the moment between the kill and the kernel's
+        assert len(_workers(proc.proc.pid)) == 2
+    finally:
+        proc.stop()
+    assert statuses[200] > 50 and set(statuses) <= {200, "refused"}, statuses

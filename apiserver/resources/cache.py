@@ -310,10 +310,23 @@ class WatchCache:
                 f"the watch cache did not reach revision {revision} in time "
                 f"(at {self.revision}; etcd: {self.last_error or 'slow'})") from None
 
+    async def primed(self) -> None:
+        """Return once the cache holds its first full list: a worker that starts (or
+        restarts) while its siblings already serve the port answers its share of reads a
+        moment late rather than refusing them. ServiceUnavailable after the wait timeout
+        (etcd unreachable since start-up)."""
+        if self.ready.is_set():
+            return
+        try:
+            async with asyncio.timeout(self._wait_timeout):
+                await self.ready.wait()
+        except TimeoutError:
+            raise ServiceUnavailable("the watch cache is not primed yet "
+                                     f"(etcd: {self.last_error or 'slow'})") from None
+
     async def sync(self) -> None:
         """Wait until the cache holds everything etcd had committed when this was called."""
-        if not self.ready.is_set():
-            raise ServiceUnavailable("the watch cache is not primed yet")
+        await self.primed()
         with translated(reading=True):
             revision = await self._current_revision()
         await self.wait_for(revision)

@@ -177,8 +177,8 @@ class ResourceStore:
             return await self._list_page(kind, namespace, options, matches)
         if rv is None:
             await self.cache.sync()
-        elif not self.cache.ready.is_set():
-            raise ServiceUnavailable("the watch cache is not primed yet")
+        else:
+            await self.cache.primed()
         revision = self.cache.revision
         entries = [e for e in self.cache.entries(kind, namespace) if matches(e)]
         return ListPage(entries + self._virtual(kind, namespace, matches), revision)
@@ -187,8 +187,7 @@ class ResourceStore:
         """Wait (at most TOO_LARGE_WAIT) for the cache to reach ``revision``; a revision this
         datastore has not reached by then is kube-apiserver's 504 "Too large resource
         version", which clients retry."""
-        if not self.cache.ready.is_set():
-            raise ServiceUnavailable("the watch cache is not primed yet")
+        await self.cache.primed()
         try:
             await self.cache.wait_for(revision, timeout=TOO_LARGE_WAIT)
         except ServiceUnavailable:
