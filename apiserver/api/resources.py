@@ -13,8 +13,8 @@ from calicomodel.catalog import API_VERSION, Kind
 from calicomodel.errors import (ApiError, BadRequest, Cause, Gone, Invalid, MethodNotAllowed,
                                 NotFound, UnsupportedMediaType)
 
-from ..resources.patch import APPLY, PATCH_TYPES
 from ..resources.cache import Entry
+from ..resources.patch import APPLY, PATCH_TYPES
 from ..resources.store import Actor, ListOptions, ResourceStore, WriteOptions
 from . import connections, keys
 from .codec import base_type, dumps, read_body, respond, respond_list, respond_raw

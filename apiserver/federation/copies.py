@@ -270,8 +270,8 @@ class CopyWriter(Sink):
 
     def owned(self) -> dict[Key, dict]:
         """This peer's copies of the kind now in the local cache."""
-        return {(e.namespace, e.name): e.obj for e in self.store.cache.entries(self.target)
-                if self._mine(e.obj)}
+        return {(e.namespace, e.name): obj for e in self.store.cache.entries(self.target)
+                if self._mine(obj := e.obj)}
 
     def _entry(self, key: Key):
         return self.store.cache.entry(self.target, key[1], key[0])
@@ -293,10 +293,11 @@ class CopyWriter(Sink):
                     if entry is None:
                         await self.store.create(self.target, namespace, copy, actor=CONTROLLER)
                         return Outcome("written")
-                    if not self._mine(entry.obj):
+                    current = entry.obj
+                    if not self._mine(current):
                         return Outcome("conflict", f"{show_key(key)} is owned by "
-                                       f"{_owner_text(entry.obj)}")
-                    if same_copy(entry.obj, copy) or is_newer(entry.obj, copy):
+                                       f"{_owner_text(current)}")
+                    if same_copy(current, copy) or is_newer(current, copy):
                         return Outcome("unchanged")
                     body = {**copy, "metadata": {**copy["metadata"],
                                                  "resourceVersion": str(entry.revision)}}

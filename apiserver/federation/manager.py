@@ -222,8 +222,8 @@ class FederationManager:
         for kind in self.mirrored:
             kind_name = kind.kind
             target = self.store.catalog.kind(kind.mirrored_as)  # type: ignore[arg-type]
-            owners = {owner(e.obj) for e in self.store.cache.entries(target)
-                      if origin_kind(e.obj) == kind_name} - {None}
+            owners = {owner(obj) for e in self.store.cache.entries(target)
+                      if origin_kind(obj := e.obj) == kind_name} - {None}
             owners |= {peer for peer, k in stopped if k == kind_name}
             for peer in owners:
                 spec = desired.get(peer)
