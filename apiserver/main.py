@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from calicomodel.formats import DNS_SUBDOMAIN, parse_duration
+from calicomodel.formats import DNS_SUBDOMAIN, is_digits, parse_duration
 from calicomodel.validation import SCHEMAS, MissingSchemas, Validator
 
 from .access_log import configure_logging
@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    "fields as keys)")
     a = p.parse_args(argv)
     host, _, port = a.listen.rpartition(":")
-    if not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+    if not host or not is_digits(port) or int(port) > 65535:
         usage_error(f"--listen {a.listen}: expected HOST:PORT with a port from 0 to 65535")
     for url in filter(None, a.etcd_endpoints.split(",")):
         check_endpoint(url)

@@ -122,7 +122,7 @@ def _parse_cidr(text: str, allow_ip: bool) -> Cidr | None:
             return None
         return Cidr(address, address.max_prefixlen)
     address = parse_ip(address_text)
-    if address is None or not prefix_text.isdigit() or not prefix_text.isascii():
+    if address is None or not is_digits(prefix_text):
         return None
     if (len(prefix_text) > 1 and prefix_text[0] == "0") or int(prefix_text) > address.max_prefixlen:
         return None
@@ -354,9 +354,15 @@ def is_name(text: object) -> bool:
     return isinstance(text, str) and len(text) <= 253 and DNS_SUBDOMAIN.fullmatch(text) is not None
 
 
+def is_digits(text: str) -> bool:
+    """One or more ASCII decimal digits: ``str.isdigit`` alone also takes "²", which ``int``
+    refuses, and Arabic-Indic digits, which Go's parsers do not read."""
+    return text.isascii() and text.isdigit()
+
+
 def _uint(text: str, limit: int) -> int | None:
     """``strconv.ParseUint(text, 10, bits)``: ASCII digits only, value at most ``limit``."""
-    if not text or len(text) > 20 or not text.isascii() or not text.isdigit():
+    if len(text) > 20 or not is_digits(text):
         return None
     number = int(text)
     return number if number <= limit else None

@@ -343,7 +343,7 @@ def _port_string_problem(text: str) -> str | None:
     """``numorstring.PortFromString``'s error for ``text``, or None."""
     if text.isascii() and text.isdigit():
         return None if int(text) <= _UINT16_MAX else f"invalid port format ({text})"
-    m = _PORT_RANGE.fullmatch(text) if text.isascii() else None
+    m = _PORT_RANGE.fullmatch(text)
     if m:
         low, high = int(m.group(1)), int(m.group(2))
         if low > _UINT16_MAX:

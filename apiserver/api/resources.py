@@ -12,6 +12,7 @@ from calicomodel import selectors, tables
 from calicomodel.catalog import API_VERSION, Kind
 from calicomodel.errors import (ApiError, BadRequest, Cause, Gone, Invalid, MethodNotAllowed,
                                 NotFound, UnsupportedMediaType)
+from calicomodel.formats import is_digits
 
 from ..resources.cache import Entry
 from ..resources.patch import APPLY, PATCH_TYPES
@@ -200,7 +201,7 @@ def _integer(request: web.Request, name: str) -> int | None:
     text = request.query.get(name, "")
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) >= 2**63:
+    if not is_digits(text) or int(text) >= 2**63:
         raise BadRequest(f"{name} must be a non-negative 64-bit integer, not {text!r}")
     return int(text)
 

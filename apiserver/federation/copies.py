@@ -28,7 +28,7 @@ from typing import Awaitable, Callable, Iterable, TypeVar
 
 from calicomodel.catalog import API_VERSION, KINDS, Kind
 from calicomodel.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound, TooLarge
-from calicomodel.formats import IPNetwork, parse_cidr
+from calicomodel.formats import IPNetwork, is_digits, parse_cidr
 from calicomodel.stored import dumps
 
 from ..resources.store import ResourceStore
@@ -164,7 +164,7 @@ def string_map(value: object) -> bool:
 def origin_revision(obj: dict) -> int | None:
     """The origin resourceVersion a copy was made of, or None when it is not a number."""
     text = (obj["metadata"].get("annotations") or {}).get(ORIGIN_REVISION)
-    if isinstance(text, str) and 0 < len(text) <= 19 and text.isascii() and text.isdigit():
+    if isinstance(text, str) and len(text) <= 19 and is_digits(text):
         return int(text)
     return None
 

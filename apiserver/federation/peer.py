@@ -34,6 +34,7 @@ from typing import AsyncIterator
 import httpx
 
 from calicomodel.catalog import API_VERSION
+from calicomodel.formats import is_digits
 
 from ..config import Settings
 from .credentials import CredentialError, digest, read_token, tls_context
@@ -389,8 +390,7 @@ def _revision(meta: object, what: str) -> int:
 def _is_number(text: object, digits: int) -> bool:
     """A non-negative decimal integer of at most ``digits`` ASCII digits (``str.isdigit``
     alone also accepts "²" and other digits ``int`` refuses)."""
-    return isinstance(text, str) and 0 < len(text) <= digits and text.isascii() \
-        and text.isdigit()
+    return isinstance(text, str) and len(text) <= digits and is_digits(text)
 
 
 INCREMENTAL_BYTES = 256 * 1024   # bodies larger than this are parsed incrementally
